@@ -1,0 +1,336 @@
+/**
+ * The agent's configuration: every OTEL_* variable zerotel reads, validated once at startup.
+ * This module is the only reader of process.env. A bad value never throws: it produces one warning naming the
+ * variable, the value and the fallback, and the agent runs on the fallback.
+ *
+ * Defaults follow the OpenTelemetry environment-variable specification
+ * (specification/configuration/sdk-environment-variables.md) and the OTLP exporter specification
+ * (specification/protocol/exporter.md).
+ */
+import { LOG_LEVEL_NAMES, LogLevel } from '../diag/logger';
+import {
+  type Env,
+  Warnings,
+  parseBoolean,
+  parseEnum,
+  parseInteger,
+  parseKeyValueList,
+  parseList,
+  parseNameList,
+  parseNumber,
+  raw,
+} from './parsers';
+
+export type { Env } from './parsers';
+
+export const KNOWN_EXPORTERS = ['otlp', 'console', 'file'] as const;
+export const KNOWN_PROPAGATORS = ['tracecontext', 'baggage', 'b3', 'b3multi'] as const;
+export const KNOWN_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type SamplerName = (typeof KNOWN_SAMPLERS)[number];
+export const KNOWN_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
+export type OtlpProtocol = (typeof KNOWN_PROTOCOLS)[number];
+export const KNOWN_RESOURCE_DETECTORS = ['env', 'host', 'os', 'process', 'package'] as const;
+export const REDIS_QUERY_TEXT_MODES = ['sanitized', 'full', 'none'] as const;
+export type RedisQueryTextMode = (typeof REDIS_QUERY_TEXT_MODES)[number];
+
+export interface SpanLimits {
+  attributeCountLimit: number;
+  attributeValueLengthLimit: number;
+  eventCountLimit: number;
+  linkCountLimit: number;
+  attributePerEventCountLimit: number;
+  attributePerLinkCountLimit: number;
+}
+
+export interface BatchConfig {
+  scheduleDelayMillis: number;
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+  exportTimeoutMillis: number;
+}
+
+export interface OtlpConfig {
+  protocol: OtlpProtocol;
+  /** The URL requests go to: for HTTP the full path (…/v1/traces), for gRPC the server's origin. */
+  endpoint: string;
+  headers: Record<string, string>;
+  timeoutMillis: number;
+  compression: 'gzip' | 'none';
+  certificateFile?: string;
+  clientKeyFile?: string;
+  clientCertificateFile?: string;
+  /** gRPC only: plain-text connection (http:// endpoints are always insecure, https:// always TLS). */
+  insecure: boolean;
+}
+
+export interface HttpInstrumentationConfig {
+  serverRequestHeaders: string[];
+  serverResponseHeaders: string[];
+  clientRequestHeaders: string[];
+  clientResponseHeaders: string[];
+  /** Incoming paths that get no span: exact paths, or prefixes written with a trailing `*`. */
+  serverExcludedPaths: string[];
+}
+
+export interface AgentConfig {
+  sdkDisabled: boolean;
+  logLevel: LogLevel;
+  logLevelName: string;
+  serviceName: string | undefined;
+  resourceAttributes: Array<[string, string]>;
+  resourceDetectors: string[];
+  resourceProcessCommandArgs: boolean;
+  tracesExporters: string[];
+  sampler: SamplerName;
+  samplerRatio: number;
+  propagators: string[];
+  batch: BatchConfig;
+  spanLimits: SpanLimits;
+  otlp: OtlpConfig;
+  enabledInstrumentations: string[] | undefined;
+  disabledInstrumentations: string[];
+  http: HttpInstrumentationConfig;
+  expressMiddlewareSpans: boolean;
+  dbStatementSanitizer: boolean;
+  pgRequireParentSpan: boolean;
+  pgSqlcommenter: boolean;
+  redisQueryText: RedisQueryTextMode;
+  /** Longest wait for the final export when a program ends (beforeExit / exit), milliseconds. */
+  exitFlushTimeoutMillis: number;
+  /** Longest wait for the flush on SIGTERM/SIGINT before the process ends, milliseconds. */
+  shutdownTimeoutMillis: number;
+  fileExporterPath: string | undefined;
+}
+
+export interface ConfigResult {
+  config: AgentConfig;
+  warnings: string[];
+}
+
+const DEFAULT_HTTP_ENDPOINT = 'http://localhost:4318';
+const DEFAULT_GRPC_ENDPOINT = 'http://localhost:4317';
+const MAX_MILLIS = 2 ** 31 - 1; // setTimeout's limit
+
+function lowerList(env: Env, name: string): string[] {
+  return (parseList(env, name) ?? []).map((s) => s.toLowerCase());
+}
+
+function readSpanLimits(env: Env, w: Warnings): SpanLimits {
+  const nonNegative = { min: 0 };
+  const generalCount = parseInteger(env, 'OTEL_ATTRIBUTE_COUNT_LIMIT', 128, nonNegative, w);
+  const generalLength = parseInteger(env, 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', Infinity, nonNegative, w);
+  return {
+    attributeCountLimit: parseInteger(env, 'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', generalCount, nonNegative, w),
+    attributeValueLengthLimit: parseInteger(env, 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', generalLength, nonNegative, w),
+    eventCountLimit: parseInteger(env, 'OTEL_SPAN_EVENT_COUNT_LIMIT', 128, nonNegative, w),
+    linkCountLimit: parseInteger(env, 'OTEL_SPAN_LINK_COUNT_LIMIT', 128, nonNegative, w),
+    attributePerEventCountLimit: parseInteger(env, 'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 128, nonNegative, w),
+    attributePerLinkCountLimit: parseInteger(env, 'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', 128, nonNegative, w),
+  };
+}
+
+function readBatch(env: Env, w: Warnings): BatchConfig {
+  // The specification gives no valid meaning to zero or negative values here: they fall back to the default.
+  const positive = { min: 1, max: MAX_MILLIS };
+  const batch: BatchConfig = {
+    scheduleDelayMillis: parseInteger(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, positive, w),
+    maxQueueSize: parseInteger(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048, { min: 1, max: 1_000_000 }, w),
+    maxExportBatchSize: parseInteger(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, { min: 1, max: 1_000_000 }, w),
+    exportTimeoutMillis: parseInteger(env, 'OTEL_BSP_EXPORT_TIMEOUT', 30000, positive, w),
+  };
+  if (batch.maxExportBatchSize > batch.maxQueueSize) {
+    // sdk.md, Batching processor: maxExportBatchSize "must be less than or equal to maxQueueSize".
+    w.note(
+      `OTEL_BSP_MAX_EXPORT_BATCH_SIZE (${batch.maxExportBatchSize}) is larger than OTEL_BSP_MAX_QUEUE_SIZE ` +
+        `(${batch.maxQueueSize}); using ${batch.maxQueueSize}`,
+    );
+    batch.maxExportBatchSize = batch.maxQueueSize;
+  }
+  return batch;
+}
+
+/** The TRACES-specific variable wins over the general one (exporter.md, "Configuration Options"). */
+function pick(env: Env, suffix: string): { name: string; value: string | undefined } {
+  const specific = `OTEL_EXPORTER_OTLP_TRACES_${suffix}`;
+  const v = raw(env, specific);
+  if (v !== undefined) return { name: specific, value: v };
+  const general = `OTEL_EXPORTER_OTLP_${suffix}`;
+  return { name: general, value: raw(env, general) };
+}
+
+function appendTracesPath(base: URL): string {
+  // exporter.md, "Endpoint URLs for OTLP/HTTP": the signal path is appended to the base URL's path.
+  const path = base.pathname.endsWith('/') ? base.pathname + 'v1/traces' : base.pathname + '/v1/traces';
+  return `${base.protocol}//${base.host}${path}${base.search}`;
+}
+
+function readEndpoint(env: Env, protocol: OtlpProtocol, insecure: boolean, w: Warnings): string {
+  const isGrpc = protocol === 'grpc';
+  const specificName = 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT';
+  const generalName = 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  for (const name of [specificName, generalName]) {
+    const v = raw(env, name);
+    if (v === undefined) continue;
+    let text = v;
+    // A gRPC endpoint may be written host:port; INSECURE then chooses the scheme.
+    if (isGrpc && !/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) text = (insecure ? 'http://' : 'https://') + text;
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      w.bad(name, v, 'is not a URL', 'the next setting or the default');
+      continue;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      w.bad(name, v, 'is not an http:// or https:// URL', 'the next setting or the default');
+      continue;
+    }
+    if (isGrpc) return `${url.protocol}//${url.host}`;
+    // The signal-specific endpoint is used exactly as given; the general one gets /v1/traces.
+    return name === specificName ? url.href : appendTracesPath(url);
+  }
+  if (isGrpc) return DEFAULT_GRPC_ENDPOINT;
+  return appendTracesPath(new URL(DEFAULT_HTTP_ENDPOINT));
+}
+
+function readOtlp(env: Env, w: Warnings): OtlpConfig {
+  const protocolSetting = pick(env, 'PROTOCOL');
+  let protocol: OtlpProtocol = 'http/protobuf';
+  if (protocolSetting.value !== undefined) {
+    const lower = protocolSetting.value.toLowerCase();
+    if ((KNOWN_PROTOCOLS as readonly string[]).includes(lower)) protocol = lower as OtlpProtocol;
+    else w.bad(protocolSetting.name, protocolSetting.value, `is not one of ${KNOWN_PROTOCOLS.join(', ')}`, protocol);
+  }
+
+  const insecureSetting = pick(env, 'INSECURE');
+  let insecure = false;
+  if (insecureSetting.value !== undefined) {
+    insecure = parseBoolean({ [insecureSetting.name]: insecureSetting.value }, insecureSetting.name, false, w);
+  }
+
+  // Headers: general first, then the TRACES ones, which win key by key.
+  const headers: Record<string, string> = {};
+  for (const name of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS']) {
+    for (const [k, v] of parseKeyValueList(env, name, w)) {
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) {
+        w.note(`${name}: skipping header ${JSON.stringify(k)}, which is not a valid header name`);
+        continue;
+      }
+      if (/[\r\n\0]/.test(v)) {
+        w.note(`${name}: skipping header ${JSON.stringify(k)}, whose value has a line break or NUL`);
+        continue;
+      }
+      headers[k.toLowerCase()] = v;
+    }
+  }
+
+  const timeoutSetting = pick(env, 'TIMEOUT');
+  const timeoutMillis =
+    timeoutSetting.value === undefined
+      ? 10000
+      : parseInteger({ [timeoutSetting.name]: timeoutSetting.value }, timeoutSetting.name, 10000, { min: 1, max: MAX_MILLIS }, w);
+
+  const compressionSetting = pick(env, 'COMPRESSION');
+  const compression =
+    compressionSetting.value === undefined
+      ? 'none'
+      : parseEnum({ [compressionSetting.name]: compressionSetting.value }, compressionSetting.name, ['gzip', 'none'] as const, 'none', w);
+
+  return {
+    protocol,
+    endpoint: readEndpoint(env, protocol, insecure, w),
+    headers,
+    timeoutMillis,
+    compression,
+    certificateFile: pick(env, 'CERTIFICATE').value,
+    clientKeyFile: pick(env, 'CLIENT_KEY').value,
+    clientCertificateFile: pick(env, 'CLIENT_CERTIFICATE').value,
+    insecure,
+  };
+}
+
+function readSampler(env: Env, w: Warnings): { sampler: SamplerName; ratio: number } {
+  const sampler = parseEnum(env, 'OTEL_TRACES_SAMPLER', KNOWN_SAMPLERS, 'parentbased_always_on', w);
+  let ratio = 1;
+  if (sampler === 'traceidratio' || sampler === 'parentbased_traceidratio') {
+    const v = raw(env, 'OTEL_TRACES_SAMPLER_ARG');
+    if (v === undefined) w.note(`OTEL_TRACES_SAMPLER=${sampler} without OTEL_TRACES_SAMPLER_ARG; using ratio 1.0`);
+    else ratio = parseNumber(env, 'OTEL_TRACES_SAMPLER_ARG', 1, 0, 1, w);
+  }
+  return { sampler, ratio };
+}
+
+function readHeaderNames(env: Env, name: string): string[] {
+  return lowerList(env, name).filter((h) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(h));
+}
+
+export function readConfig(env: Env = process.env): ConfigResult {
+  const w = new Warnings();
+  const logLevelName = parseEnum(env, 'OTEL_LOG_LEVEL', Object.keys(LOG_LEVEL_NAMES), 'warn', w);
+  const { sampler, ratio } = readSampler(env, w);
+  const exporters = parseNameList(env, 'OTEL_TRACES_EXPORTER', KNOWN_EXPORTERS, ['otlp'], w);
+  const config: AgentConfig = {
+    sdkDisabled: parseBoolean(env, 'OTEL_SDK_DISABLED', false, w),
+    logLevel: LOG_LEVEL_NAMES[logLevelName],
+    logLevelName,
+    serviceName: raw(env, 'OTEL_SERVICE_NAME'),
+    resourceAttributes: parseKeyValueList(env, 'OTEL_RESOURCE_ATTRIBUTES', w),
+    resourceDetectors: readDetectors(env, w),
+    resourceProcessCommandArgs: parseBoolean(env, 'OTEL_NODE_RESOURCE_PROCESS_COMMAND_ARGS', false, w),
+    tracesExporters: exporters,
+    sampler,
+    samplerRatio: ratio,
+    propagators: parseNameList(env, 'OTEL_PROPAGATORS', KNOWN_PROPAGATORS, ['tracecontext', 'baggage'], w),
+    batch: readBatch(env, w),
+    spanLimits: readSpanLimits(env, w),
+    otlp: readOtlp(env, w),
+    enabledInstrumentations: parseList(env, 'OTEL_NODE_ENABLED_INSTRUMENTATIONS')?.map((s) => s.toLowerCase()),
+    disabledInstrumentations: lowerList(env, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS'),
+    http: {
+      serverRequestHeaders: readHeaderNames(env, 'OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_REQUEST_HEADERS'),
+      serverResponseHeaders: readHeaderNames(env, 'OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_RESPONSE_HEADERS'),
+      clientRequestHeaders: readHeaderNames(env, 'OTEL_INSTRUMENTATION_HTTP_CLIENT_CAPTURE_REQUEST_HEADERS'),
+      clientResponseHeaders: readHeaderNames(env, 'OTEL_INSTRUMENTATION_HTTP_CLIENT_CAPTURE_RESPONSE_HEADERS'),
+      serverExcludedPaths: parseList(env, 'OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS') ?? [],
+    },
+    expressMiddlewareSpans: parseBoolean(env, 'OTEL_INSTRUMENTATION_EXPRESS_MIDDLEWARE_SPANS', true, w),
+    dbStatementSanitizer: parseBoolean(env, 'OTEL_INSTRUMENTATION_COMMON_DB_STATEMENT_SANITIZER_ENABLED', true, w),
+    pgRequireParentSpan: parseBoolean(env, 'OTEL_INSTRUMENTATION_PG_REQUIRE_PARENT_SPAN', false, w),
+    pgSqlcommenter: parseBoolean(env, 'OTEL_INSTRUMENTATION_PG_SQLCOMMENTER_ENABLED', false, w),
+    redisQueryText: parseEnum(env, 'OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT', REDIS_QUERY_TEXT_MODES, 'sanitized', w),
+    exitFlushTimeoutMillis: parseInteger(env, 'OTEL_NODE_EXIT_FLUSH_TIMEOUT', 1000, { min: 0, max: 60000 }, w),
+    shutdownTimeoutMillis: parseInteger(env, 'OTEL_NODE_SHUTDOWN_TIMEOUT', 5000, { min: 0, max: 120000 }, w),
+    fileExporterPath: raw(env, 'OTEL_EXPORTER_FILE_PATH'),
+  };
+  return { config, warnings: w.messages };
+}
+
+function readDetectors(env: Env, w: Warnings): string[] {
+  const items = parseList(env, 'OTEL_NODE_RESOURCE_DETECTORS');
+  const all = [...KNOWN_RESOURCE_DETECTORS];
+  if (items === undefined) return all;
+  const out: string[] = [];
+  for (const item of items) {
+    const lower = item.toLowerCase();
+    if (lower === 'all') return all;
+    if (lower === 'none') continue;
+    if (!(KNOWN_RESOURCE_DETECTORS as readonly string[]).includes(lower)) {
+      w.bad('OTEL_NODE_RESOURCE_DETECTORS', item, `names no known detector (known: ${all.join(', ')}, all, none)`, 'the other values');
+      continue;
+    }
+    if (!out.includes(lower)) out.push(lower);
+  }
+  return out;
+}
+
+/** The environment, for the one place that must hand it on whole (the CLI starting child processes). */
+export function processEnvironment(): NodeJS.ProcessEnv {
+  return process.env;
+}

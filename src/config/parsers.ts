@@ -1,0 +1,199 @@
+/**
+ * Parsers for environment values. Each takes the raw value (undefined or '' meaning "not set", as the
+ * OpenTelemetry environment-variable specification asks), a default, and a list to push warnings to; none throws.
+ * A warning names the variable, the value given and what is used instead.
+ */
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export class Warnings {
+  readonly messages: string[] = [];
+  bad(name: string, value: string, why: string, fallback: unknown): void {
+    this.messages.push(`${name}=${JSON.stringify(value)} ${why}; using ${describeFallback(fallback)} instead`);
+  }
+  note(message: string): void {
+    this.messages.push(message);
+  }
+}
+
+function describeFallback(fallback: unknown): string {
+  if (typeof fallback === 'string') return fallback === '' ? 'nothing' : JSON.stringify(fallback);
+  if (Array.isArray(fallback)) return fallback.length === 0 ? 'nothing' : JSON.stringify(fallback.join(','));
+  if (fallback === Infinity) return 'no limit';
+  return String(fallback);
+}
+
+export function raw(env: Env, name: string): string | undefined {
+  const v = env[name];
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  return t === '' ? undefined : t;
+}
+
+export function parseBoolean(env: Env, name: string, fallback: boolean, w: Warnings): boolean {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  const lower = v.toLowerCase();
+  if (lower === 'true') return true;
+  if (lower === 'false') return false;
+  w.bad(name, v, 'is not true or false', fallback);
+  return fallback;
+}
+
+export interface IntegerRule {
+  min: number;
+  max?: number;
+}
+
+/**
+ * An integer in [min, max]. Values that are not integers, or out of range, fall back with a warning
+ * (for the batch processor the specification says a value that is zero or negative is ignored).
+ */
+export function parseInteger(env: Env, name: string, fallback: number, rule: IntegerRule, w: Warnings): number {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  if (!/^[-+]?\d+$/.test(v)) {
+    w.bad(name, v, 'is not an integer', fallback);
+    return fallback;
+  }
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) {
+    w.bad(name, v, 'is too large', fallback);
+    return fallback;
+  }
+  if (n < rule.min) {
+    w.bad(name, v, `is below ${rule.min}`, fallback);
+    return fallback;
+  }
+  if (rule.max !== undefined && n > rule.max) {
+    w.bad(name, v, `is above ${rule.max}`, fallback);
+    return fallback;
+  }
+  return n;
+}
+
+export function parseEnum<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T, w: Warnings): T {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  const lower = v.toLowerCase();
+  if ((allowed as readonly string[]).includes(lower)) return lower as T;
+  w.bad(name, v, `is not one of ${allowed.join(', ')}`, fallback);
+  return fallback;
+}
+
+/** A comma-separated list, items trimmed, empty items dropped. */
+export function parseList(env: Env, name: string): string[] | undefined {
+  const v = raw(env, name);
+  if (v === undefined) return undefined;
+  const out: string[] = [];
+  for (const part of v.split(',')) {
+    const t = part.trim();
+    if (t !== '') out.push(t);
+  }
+  return out;
+}
+
+/**
+ * A list of names from a fixed set: lower-cased, deduplicated in order, unknown names skipped with a warning.
+ * `none` alone means an empty list.
+ */
+export function parseNameList(
+  env: Env,
+  name: string,
+  known: readonly string[],
+  fallback: readonly string[],
+  w: Warnings,
+): string[] {
+  const items = parseList(env, name);
+  if (items === undefined) return [...fallback];
+  const out: string[] = [];
+  let sawNone = false;
+  for (const item of items) {
+    const lower = item.toLowerCase();
+    if (lower === 'none') {
+      sawNone = true;
+      continue;
+    }
+    if (!known.includes(lower)) {
+      w.bad(name, item, `names no known value (known: ${known.join(', ')}, none)`, 'the other values');
+      continue;
+    }
+    if (!out.includes(lower)) out.push(lower);
+  }
+  if (sawNone && out.length > 0) {
+    w.note(`${name} lists "none" together with other values; "none" is ignored`);
+  }
+  if (!sawNone && out.length === 0) {
+    w.note(`${name} names nothing usable; using ${JSON.stringify(fallback.join(','))} instead`);
+    return [...fallback];
+  }
+  return out;
+}
+
+function percentDecode(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `key=value` pairs separated by commas, with keys and values percent-decoded (W3C Baggage octet rules, as
+ * the specification asks for OTEL_RESOURCE_ATTRIBUTES and the OTLP headers). Bad pairs are skipped with a warning.
+ */
+export function parseKeyValueList(env: Env, name: string, w: Warnings): Array<[string, string]> {
+  const v = raw(env, name);
+  if (v === undefined) return [];
+  const out: Array<[string, string]> = [];
+  for (const part of v.split(',')) {
+    if (part.trim() === '') continue;
+    const eq = part.indexOf('=');
+    if (eq <= 0) {
+      w.note(`${name}: skipping ${JSON.stringify(part)}, which is not key=value`);
+      continue;
+    }
+    const key = percentDecode(part.slice(0, eq).trim());
+    const value = percentDecode(part.slice(eq + 1).trim());
+    if (key === undefined || key === '' || value === undefined) {
+      w.note(`${name}: skipping ${JSON.stringify(part)}, which is not valid percent-encoding`);
+      continue;
+    }
+    out.push([key, value]);
+  }
+  return out;
+}
+
+/** A number in [min, max] (floating point). */
+export function parseNumber(env: Env, name: string, fallback: number, min: number, max: number, w: Warnings): number {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (v === '' || !Number.isFinite(n)) {
+    w.bad(name, v, 'is not a number', fallback);
+    return fallback;
+  }
+  if (n < min || n > max) {
+    w.bad(name, v, `is not between ${min} and ${max}`, fallback);
+    return fallback;
+  }
+  return n;
+}
+
+/** An absolute http(s) URL; anything else falls back with a warning. */
+export function parseUrl(env: Env, name: string, w: Warnings): URL | undefined {
+  const v = raw(env, name);
+  if (v === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    w.bad(name, v, 'is not a URL', 'the default');
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    w.bad(name, v, 'is not an http:// or https:// URL', 'the default');
+    return undefined;
+  }
+  return url;
+}

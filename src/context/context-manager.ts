@@ -1,0 +1,111 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { EventEmitter } from 'node:events';
+import type { Context } from '../api/types';
+import { ROOT_CONTEXT } from './context';
+import { copyFunctionShape } from '../instrumentation/function-shape';
+
+type AnyFunction = (...args: any[]) => any;
+
+const EMITTER_ADD_METHODS = ['addListener', 'on', 'once', 'prependListener', 'prependOnceListener'] as const;
+const EMITTER_REMOVE_METHODS = ['removeListener', 'off'] as const;
+const kBoundListeners = Symbol('zerotel.boundListeners');
+
+function applyWithThis(fn: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+  return fn.apply(thisArg, args as unknown[]);
+}
+
+/**
+ * The context manager, on AsyncLocalStorage. Its method names and behaviour are those of @opentelemetry/api's
+ * ContextManager, so the bridge can register it there as it is.
+ */
+export class AsyncLocalStorageContextManager {
+  private readonly _als = new AsyncLocalStorage<Context>();
+
+  active(): Context {
+    const store = this._als.getStore();
+    return store === undefined ? ROOT_CONTEXT : store;
+  }
+
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    context: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
+    return this._als.run(context, applyWithThis, fn, thisArg, args) as ReturnType<F>;
+  }
+
+  /**
+   * The wrappers' form of `with`: no rest parameters to collect, so a wrapped call allocates nothing here.
+   * `args` may be the wrapper's own `arguments`.
+   */
+  run(context: Context, fn: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+    return this._als.run(context, applyWithThis, fn, thisArg, args);
+  }
+
+  bind<T>(context: Context, target: T): T {
+    if (typeof target === 'function') return this._bindFunction(context, target as unknown as AnyFunction) as T;
+    if (target !== null && typeof target === 'object' && typeof (target as any).on === 'function' &&
+        typeof (target as any).removeListener === 'function' && typeof (target as any).emit === 'function') {
+      this._bindEmitter(context, target as unknown as EventEmitter);
+    }
+    return target;
+  }
+
+  enable(): this {
+    return this;
+  }
+
+  disable(): this {
+    this._als.disable();
+    return this;
+  }
+
+  private _bindFunction(context: Context, target: AnyFunction): AnyFunction {
+    const als = this._als;
+    const bound = function (this: unknown) {
+      return als.run(context, applyWithThis, target, this, arguments);
+    };
+    copyFunctionShape(bound, target);
+    return bound;
+  }
+
+  /**
+   * Listeners added to the emitter from now on run in `context`. The emitter gets non-enumerable own methods;
+   * removeListener still finds a listener by the function the application passed.
+   */
+  private _bindEmitter(context: Context, emitter: EventEmitter): void {
+    const target = emitter as any;
+    if (target[kBoundListeners] !== undefined) return;
+    const map = new Map<string | symbol, WeakMap<AnyFunction, AnyFunction>>();
+    Object.defineProperty(target, kBoundListeners, { value: map, enumerable: false, configurable: true });
+    const manager = this;
+    for (const name of EMITTER_ADD_METHODS) {
+      const original = target[name];
+      if (typeof original !== 'function') continue;
+      const patched = function (this: unknown, event: string | symbol, listener: AnyFunction) {
+        if (typeof listener !== 'function') return original.call(this, event, listener);
+        let byListener = map.get(event);
+        if (byListener === undefined) map.set(event, (byListener = new WeakMap()));
+        let bound = byListener.get(listener);
+        if (bound === undefined) {
+          bound = manager._bindFunction(context, listener);
+          byListener.set(listener, bound);
+        }
+        return original.call(this, event, bound);
+      };
+      copyFunctionShape(patched, original);
+      Object.defineProperty(target, name, { value: patched, enumerable: false, configurable: true, writable: true });
+    }
+    for (const name of EMITTER_REMOVE_METHODS) {
+      const original = target[name];
+      if (typeof original !== 'function') continue;
+      const patched = function (this: unknown, event: string | symbol, listener: AnyFunction) {
+        const bound = map.get(event)?.get(listener);
+        return original.call(this, event, bound === undefined ? listener : bound);
+      };
+      copyFunctionShape(patched, original);
+      Object.defineProperty(target, name, { value: patched, enumerable: false, configurable: true, writable: true });
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Resource detection from the configuration and the running process. Precedence, highest first
+ * (resource/sdk.md#specifying-resource-information-via-an-environment-variable): OTEL_SERVICE_NAME, then
+ * OTEL_RESOURCE_ATTRIBUTES, then the detectors, then the defaults (`unknown_service:node`).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Attributes } from '../api/types';
+import type { AgentConfig } from '../config';
+import { diag } from '../diag/logger';
+import { VERSION } from '../version';
+import { Resource } from './resource';
+
+/** semantic-conventions: host.arch values. */
+const ARCH: Record<string, string> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm32',
+  ia32: 'x86',
+  ppc: 'ppc32',
+  ppc64: 'ppc64',
+  s390x: 's390x',
+};
+
+/** semantic-conventions: os.type values. */
+const OS_TYPE: Record<string, string> = {
+  linux: 'linux',
+  darwin: 'darwin',
+  win32: 'windows',
+  freebsd: 'freebsd',
+  netbsd: 'netbsd',
+  openbsd: 'openbsd',
+  sunos: 'solaris',
+  aix: 'aix',
+};
+
+function detectHost(out: Attributes): void {
+  out['host.name'] = os.hostname();
+  out['host.arch'] = ARCH[process.arch] ?? process.arch;
+}
+
+function detectOs(out: Attributes): void {
+  out['os.type'] = OS_TYPE[process.platform] ?? process.platform;
+  out['os.version'] = os.release();
+}
+
+function detectProcess(out: Attributes, withArgs: boolean): void {
+  out['process.pid'] = process.pid;
+  out['process.executable.name'] = path.basename(process.execPath);
+  out['process.executable.path'] = process.execPath;
+  if (process.argv[1] !== undefined) out['process.command'] = process.argv[1];
+  // The whole command line can hold secrets (tokens passed as flags): only when asked for.
+  if (withArgs) out['process.command_args'] = [process.argv0, ...process.execArgv, ...process.argv.slice(1)];
+  out['process.runtime.name'] = 'nodejs';
+  out['process.runtime.version'] = process.versions.node;
+  out['process.runtime.description'] = 'Node.js';
+  try {
+    out['process.owner'] = os.userInfo().username;
+  } catch {
+    // no passwd entry for this uid (common in containers)
+  }
+}
+
+/** The nearest package.json with a name, from the main script's directory upwards. */
+export function findApplicationPackage(start: string | undefined): { name?: string; version?: string } | undefined {
+  if (start === undefined) return undefined;
+  let dir = path.dirname(path.resolve(start));
+  for (let i = 0; i < 32; i++) {
+    const file = path.join(dir, 'package.json');
+    try {
+      const pkg = JSON.parse(fs.readFileSync(file, 'utf8'));
+      if (pkg !== null && typeof pkg === 'object' && typeof pkg.name === 'string' && pkg.name !== '') {
+        return {
+          name: pkg.name,
+          version: typeof pkg.version === 'string' && pkg.version !== '' ? pkg.version : undefined,
+        };
+      }
+    } catch {
+      // absent or unreadable: keep walking up
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return undefined;
+}
+
+export function detectResourceAttributes(config: AgentConfig): Attributes {
+  const detectors = config.resourceDetectors;
+  const out: Attributes = {
+    'service.name': 'unknown_service:node',
+    'telemetry.sdk.name': 'zerotel',
+    'telemetry.sdk.language': 'nodejs',
+    'telemetry.sdk.version': VERSION,
+  };
+  const run = (name: string, fn: () => void) => {
+    if (!detectors.includes(name)) return;
+    try {
+      fn();
+    } catch (err) {
+      diag.debug(`resource detector ${name} failed`, err);
+    }
+  };
+  run('host', () => detectHost(out));
+  run('os', () => detectOs(out));
+  run('process', () => detectProcess(out, config.resourceProcessCommandArgs));
+  run('package', () => {
+    const pkg = findApplicationPackage(process.argv[1]);
+    if (pkg?.name !== undefined) out['service.name'] = pkg.name;
+    if (pkg?.version !== undefined) out['service.version'] = pkg.version;
+  });
+  if (detectors.includes('env')) {
+    for (const [key, value] of config.resourceAttributes) out[key] = value;
+  }
+  if (config.serviceName !== undefined) out['service.name'] = config.serviceName;
+  return out;
+}
+
+export function createResource(config: AgentConfig): Resource {
+  return new Resource(() => detectResourceAttributes(config));
+}

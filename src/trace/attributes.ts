@@ -1,0 +1,96 @@
+/**
+ * Attribute values (specification/common/README.md#attribute): strings, booleans, numbers, homogeneous arrays of
+ * those (null entries allowed), and — as OTLP's AnyValue allows — byte arrays and maps of valid values. Anything
+ * else is invalid and dropped. Arrays and maps are copied, so the application changing them later does not
+ * change the span.
+ */
+import type { AttributeValue, Attributes } from '../api/types';
+
+const MAX_DEPTH = 8;
+
+function truncate(s: string, limit: number): string {
+  return s.length > limit ? s.slice(0, limit) : s;
+}
+
+function sanitizeArray(value: unknown[], limit: number, depth: number): unknown[] | undefined {
+  let kind: string | undefined;
+  const out = new Array(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const item = value[i];
+    if (item === null || item === undefined) {
+      out[i] = null;
+      continue;
+    }
+    const t = typeof item;
+    if (t === 'string' || t === 'number' || t === 'boolean') {
+      if (kind === undefined) kind = t;
+      else if (kind !== t) return undefined; // heterogeneous: invalid
+      out[i] = t === 'string' ? truncate(item as string, limit) : item;
+      continue;
+    }
+    // Arrays of maps or arrays are AnyValue arrays: each element must itself be valid.
+    const nested = sanitizeValue(item, limit, depth + 1);
+    if (nested === undefined) return undefined;
+    if (kind === undefined) kind = 'complex';
+    else if (kind !== 'complex') return undefined;
+    out[i] = nested;
+  }
+  return out;
+}
+
+/** A valid copy of `value` with strings cut to `limit`, or undefined when the value is not valid. */
+export function sanitizeValue(value: unknown, limit: number, depth = 0): AttributeValue | undefined {
+  switch (typeof value) {
+    case 'string':
+      return truncate(value, limit);
+    case 'number':
+    case 'boolean':
+      return value;
+    case 'object': {
+      if (value === null || depth > MAX_DEPTH) return undefined;
+      if (Array.isArray(value)) return sanitizeArray(value, limit, depth) as AttributeValue | undefined;
+      if (value instanceof Uint8Array) return Uint8Array.prototype.slice.call(value) as unknown as AttributeValue;
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return undefined;
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(value)) {
+        const v = sanitizeValue((value as Record<string, unknown>)[key], limit, depth + 1);
+        if (v !== undefined) out[key] = v;
+      }
+      return out as unknown as AttributeValue;
+    }
+    default:
+      return undefined;
+  }
+}
+
+export function isAttributeKey(key: unknown): key is string {
+  return typeof key === 'string' && key.length > 0;
+}
+
+/**
+ * Copies a set of attributes under a count limit (later keys beyond the limit are dropped and counted).
+ * Returns the attributes and the dropped count.
+ */
+export function sanitizeAttributes(
+  attributes: Attributes | undefined,
+  countLimit: number,
+  lengthLimit: number,
+): { attributes: Attributes; dropped: number } {
+  const out: Attributes = {};
+  let dropped = 0;
+  let count = 0;
+  if (attributes !== undefined && attributes !== null && typeof attributes === 'object') {
+    for (const key of Object.keys(attributes)) {
+      const v = sanitizeValue(attributes[key], lengthLimit);
+      if (v === undefined) continue;
+      if (count >= countLimit) {
+        dropped++;
+        continue;
+      }
+      out[key] = v;
+      count++;
+    }
+  }
+  return { attributes: out, dropped };
+}

@@ -1,0 +1,212 @@
+/**
+ * Tracer and tracer provider (specification/trace/sdk.md#tracer-provider). `Tracer.start` is the instrumentations'
+ * fast path: no options object, no attribute copy; `startSpan` / `startActiveSpan` are the API's forms.
+ */
+import type {
+  Attributes,
+  Context,
+  InstrumentationScope,
+  Link,
+  Span,
+  SpanContext,
+  SpanKind,
+  SpanOptions,
+  Tracer as ApiTracer,
+  TracerOptions,
+} from '../api/types';
+import type { SpanLimits } from '../config';
+import { getSpan, isTracingSuppressed, ROOT_CONTEXT, setSpan } from '../context/context';
+import { contextManager } from '../context/global';
+import { diag } from '../diag/logger';
+import type { SpanProcessor } from '../processors/types';
+import { MultiSpanProcessor, NOOP_PROCESSOR } from '../processors/multi-span-processor';
+import { Resource } from '../resource/resource';
+import { generateSpanId, generateTraceId, INVALID_SPAN_CONTEXT, isSpanContextValid } from './ids';
+import type { Sampler } from './samplers';
+import { ParentBasedSampler, AlwaysOnSampler, SamplingDecision } from './samplers';
+import { NonRecordingSpan, RecordingSpan, type SpanOwner } from './span';
+import { now, toRelativeMillis } from './time';
+
+const DEFAULT_LIMITS: SpanLimits = {
+  attributeCountLimit: 128,
+  attributeValueLengthLimit: Infinity,
+  eventCountLimit: 128,
+  linkCountLimit: 128,
+  attributePerEventCountLimit: 128,
+  attributePerLinkCountLimit: 128,
+};
+
+const SUPPRESSED_SPAN = new NonRecordingSpan(INVALID_SPAN_CONTEXT);
+
+export class Tracer implements ApiTracer, SpanOwner {
+  readonly instrumentationScope: InstrumentationScope;
+  private readonly _provider: TracerProvider;
+
+  constructor(provider: TracerProvider, scope: InstrumentationScope) {
+    this._provider = provider;
+    this.instrumentationScope = scope;
+  }
+
+  get limits(): SpanLimits {
+    return this._provider.limits;
+  }
+
+  get resource(): Resource {
+    return this._provider.resource;
+  }
+
+  onEnd(span: RecordingSpan): void {
+    this._provider.processor.onEnd(span);
+  }
+
+  /**
+   * Starts a span whose parent is the span in `context` (the active context when omitted). Returns a
+   * non-recording span when tracing is suppressed in that context, the provider is shut down, or the sampler
+   * drops it — a non-recording span still carries the context downstream services need.
+   */
+  start(
+    name: string,
+    kind: SpanKind,
+    context: Context | undefined,
+    attributes?: Attributes,
+    links?: Link[],
+    startTime?: number,
+    root?: boolean,
+  ): Span {
+    const ctx = context === undefined ? contextManager.active() : context;
+    const provider = this._provider;
+    if (provider.isShutdown || isTracingSuppressed(ctx)) return SUPPRESSED_SPAN;
+    let parent: SpanContext | undefined;
+    if (root !== true) {
+      const parentSpan = getSpan(ctx);
+      if (parentSpan !== undefined) {
+        const sc = parentSpan.spanContext();
+        if (isSpanContextValid(sc)) parent = sc;
+      }
+    }
+    const traceId = parent === undefined ? generateTraceId() : parent.traceId;
+    const spanId = generateSpanId();
+    // A root span is sampled against a context without the ignored parent.
+    const samplingContext = parent === undefined && root === true ? ROOT_CONTEXT : ctx;
+    const result = provider.sampler.shouldSample(samplingContext, traceId, name, kind, attributes, links);
+    const traceState = result.traceState !== undefined ? result.traceState : parent?.traceState;
+    if (result.decision === SamplingDecision.NOT_RECORD) {
+      return new NonRecordingSpan({ traceId, spanId, traceFlags: 0, traceState, isRemote: false });
+    }
+    const flags = result.decision === SamplingDecision.RECORD_AND_SAMPLED ? 1 : 0;
+    const span = new RecordingSpan(
+      this,
+      typeof name === 'string' ? name : String(name),
+      kind,
+      traceId,
+      spanId,
+      flags,
+      traceState,
+      parent,
+      startTime === undefined ? now() : startTime,
+    );
+    if (attributes !== undefined) span.setAttributes(attributes);
+    if (result.attributes !== undefined) span.setAttributes(result.attributes);
+    if (links !== undefined) span.addLinks(links);
+    provider.processor.onStart(span, ctx);
+    return span;
+  }
+
+  startSpan(name: string, options?: SpanOptions, context?: Context): Span {
+    if (options === undefined || options === null || typeof options !== 'object') {
+      return this.start(name, 0, context);
+    }
+    const kind = typeof options.kind === 'number' && options.kind >= 0 && options.kind <= 4 ? options.kind : 0;
+    return this.start(
+      name,
+      kind as SpanKind,
+      context,
+      options.attributes,
+      Array.isArray(options.links) ? options.links : undefined,
+      options.startTime === undefined ? undefined : toRelativeMillis(options.startTime),
+      options.root === true,
+    );
+  }
+
+  startActiveSpan<F extends (span: Span) => unknown>(name: string, ...rest: unknown[]): ReturnType<F> {
+    let options: SpanOptions | undefined;
+    let context: Context | undefined;
+    let fn: F;
+    if (rest.length < 2) fn = rest[0] as F;
+    else if (rest.length === 2) {
+      options = rest[0] as SpanOptions;
+      fn = rest[1] as F;
+    } else {
+      options = rest[0] as SpanOptions;
+      context = rest[1] as Context;
+      fn = rest[2] as F;
+    }
+    const parentContext = context ?? contextManager.active();
+    const span = this.startSpan(name, options, parentContext);
+    return contextManager.run(setSpan(parentContext, span), fn, undefined, [span]) as ReturnType<F>;
+  }
+}
+
+export interface TracerProviderOptions {
+  resource?: Resource;
+  sampler?: Sampler;
+  limits?: SpanLimits;
+  processors?: SpanProcessor[];
+}
+
+export class TracerProvider {
+  readonly resource: Resource;
+  readonly sampler: Sampler;
+  readonly limits: SpanLimits;
+  processor: SpanProcessor;
+  isShutdown = false;
+  private readonly _processors: SpanProcessor[];
+  private readonly _tracers = new Map<string, Tracer>();
+
+  constructor(options: TracerProviderOptions = {}) {
+    this.resource = options.resource ?? Resource.empty();
+    this.sampler = options.sampler ?? new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    this.limits = options.limits ?? DEFAULT_LIMITS;
+    this._processors = [...(options.processors ?? [])];
+    this.processor = this._composeProcessor();
+  }
+
+  private _composeProcessor(): SpanProcessor {
+    if (this._processors.length === 0) return NOOP_PROCESSOR;
+    if (this._processors.length === 1) return this._processors[0];
+    return new MultiSpanProcessor(this._processors);
+  }
+
+  get processors(): readonly SpanProcessor[] {
+    return this._processors;
+  }
+
+  addSpanProcessor(processor: SpanProcessor): void {
+    this._processors.push(processor);
+    this.processor = this._composeProcessor();
+  }
+
+  getTracer(name: string, version?: string, options?: TracerOptions): Tracer {
+    const safeName = typeof name === 'string' && name !== '' ? name : '';
+    if (safeName === '') diag.debug('a tracer was requested with an empty name');
+    const key = `${safeName}@${version ?? ''}@${options?.schemaUrl ?? ''}`;
+    let tracer = this._tracers.get(key);
+    if (tracer === undefined) {
+      tracer = new Tracer(this, { name: safeName, version, schemaUrl: options?.schemaUrl });
+      this._tracers.set(key, tracer);
+    }
+    return tracer;
+  }
+
+  forceFlush(): Promise<void> {
+    return this.processor.forceFlush().catch((err) => diag.debug('flush failed', err));
+  }
+
+  shutdown(): Promise<void> {
+    if (this.isShutdown) return Promise.resolve();
+    this.isShutdown = true;
+    return this.processor.shutdown().catch((err) => diag.debug('shutdown failed', err));
+  }
+}
+
+export { setSpan };
