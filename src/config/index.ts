@@ -23,7 +23,7 @@ import {
 
 export type { Env } from './parsers';
 
-export const KNOWN_EXPORTERS = ['otlp', 'console', 'file'] as const;
+export const KNOWN_EXPORTERS = ['otlp', 'console'] as const;
 export const KNOWN_PROPAGATORS = ['tracecontext', 'baggage', 'b3', 'b3multi'] as const;
 export const KNOWN_SAMPLERS = [
   'always_on',
@@ -107,6 +107,10 @@ export interface AgentConfig {
   /** Longest wait for the flush on SIGTERM/SIGINT before the process ends, milliseconds. */
   shutdownTimeoutMillis: number;
   fileExporterPath: string | undefined;
+  /** Force the ES module loader hook on or off; undefined lets the agent decide from the entry point. */
+  esmHook: boolean | undefined;
+  /** NODE_OPTIONS as given (to see whether the process was started with --import). */
+  nodeOptions: string | undefined;
 }
 
 export interface ConfigResult {
@@ -308,6 +312,8 @@ export function readConfig(env: Env = process.env): ConfigResult {
     exitFlushTimeoutMillis: parseInteger(env, 'OTEL_NODE_EXIT_FLUSH_TIMEOUT', 1000, { min: 0, max: 60000 }, w),
     shutdownTimeoutMillis: parseInteger(env, 'OTEL_NODE_SHUTDOWN_TIMEOUT', 5000, { min: 0, max: 120000 }, w),
     fileExporterPath: raw(env, 'OTEL_EXPORTER_FILE_PATH'),
+    esmHook: raw(env, 'OTEL_NODE_ESM_HOOK') === undefined ? undefined : parseBoolean(env, 'OTEL_NODE_ESM_HOOK', false, w),
+    nodeOptions: raw(env, 'NODE_OPTIONS'),
   };
   return { config, warnings: w.messages };
 }

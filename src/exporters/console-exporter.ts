@@ -5,7 +5,7 @@
 import type { ReadableSpan } from '../trace/span';
 import { toEpochMillis } from '../trace/time';
 import { renderTraces, type RenderSpan } from '../render/trace-tree';
-import { ExportResultCode, type ExportResult, type SpanExporter } from './types';
+import { ExportResultCode, type ExitCapableExporter, type ExportResult } from './types';
 
 export function toRenderSpan(span: ReadableSpan): RenderSpan {
   const sc = span.spanContext();
@@ -25,20 +25,29 @@ export function toRenderSpan(span: ReadableSpan): RenderSpan {
   };
 }
 
-export class ConsoleSpanExporter implements SpanExporter {
+export class ConsoleSpanExporter implements ExitCapableExporter {
   constructor(
     private readonly _write: (text: string) => void = (text) => process.stdout.write(text),
     private readonly _color: boolean = process.stdout.isTTY === true,
   ) {}
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    resultCallback(this.exportSync(spans));
+  }
+
+  /** Writing to stdout is synchronous for files, pipes and terminals on Linux, so this is safe at exit. */
+  exportSync(spans: ReadableSpan[]): ExportResult {
     try {
       const text = renderTraces(spans.map(toRenderSpan), { color: this._color, barWidth: 0, showService: true });
       this._write(text + '\n\n');
-      resultCallback({ code: ExportResultCode.SUCCESS });
+      return { code: ExportResultCode.SUCCESS };
     } catch (err) {
-      resultCallback({ code: ExportResultCode.FAILED, error: err as Error });
+      return { code: ExportResultCode.FAILED, error: err as Error };
     }
+  }
+
+  exportForExit(spans: ReadableSpan[]): Promise<ExportResult> {
+    return Promise.resolve(this.exportSync(spans));
   }
 
   shutdown(): Promise<void> {

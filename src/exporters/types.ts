@@ -17,3 +17,16 @@ export interface SpanExporter {
   shutdown(): Promise<void>;
   forceFlush?(): Promise<void>;
 }
+
+/**
+ * What an exporter may offer for the end of a process (see src/agent/process-lifecycle.ts). Both are bounded
+ * by `timeoutMillis` and never retry past it.
+ */
+export interface ExitCapableExporter extends SpanExporter {
+  /** An export whose I/O keeps the event loop alive until it is done (used from `beforeExit`). */
+  exportForExit?(spans: ReadableSpan[], timeoutMillis: number): Promise<ExportResult>;
+  /** A synchronous export (used from `exit`, after which no callback runs). */
+  exportSync?(spans: ReadableSpan[], timeoutMillis: number): ExportResult;
+  /** Gives up on retries that are waiting out a backoff, so a failing export ends now. */
+  abortRetries?(): void;
+}

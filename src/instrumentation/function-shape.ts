@@ -10,10 +10,14 @@ export function copyFunctionShape(wrapper: Function, original: Function): void {
   } catch {
     // a frozen or exotic function: the wrapper keeps its own name and length
   }
-  const keys = Object.keys(original);
+  // Own enumerable properties, and symbol-keyed ones such as util.promisify.custom.
+  const keys: Array<string | symbol> = Object.keys(original);
+  for (const sym of Object.getOwnPropertySymbols(original)) keys.push(sym);
   for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    if (typeof key === 'symbol' && key.description?.startsWith('zerotel.')) continue;
     try {
-      (wrapper as any)[keys[i]] = (original as any)[keys[i]];
+      (wrapper as any)[key] = (original as any)[key];
     } catch {
       // a getter-only property: skip it
     }

@@ -11,7 +11,7 @@
  */
 import type { BatchConfig } from '../config';
 import { diag } from '../diag/logger';
-import type { ExportResult, SpanExporter } from '../exporters/types';
+import type { ExitCapableExporter, ExportResult, SpanExporter } from '../exporters/types';
 import { ExportResultCode } from '../exporters/types';
 import type { ReadableSpan } from '../trace/span';
 import type { SpanProcessor } from './types';
@@ -44,6 +44,10 @@ export class BatchSpanProcessor implements SpanProcessor {
 
   get queueLength(): number {
     return this._queue.length;
+  }
+
+  get isExporting(): boolean {
+    return this._exporting !== undefined;
   }
 
   onStart(): void {}
@@ -169,6 +173,47 @@ export class BatchSpanProcessor implements SpanProcessor {
     return this._shutdown;
   }
 
+  /**
+   * The flush for the end of a process (src/agent/process-lifecycle.ts): retries waiting out a backoff are
+   * abandoned, the export under way is awaited, and what is queued goes out through the exporter's exit export
+   * (no retries). Everything within `timeoutMillis`; what does not fit stays queued for the final hand-off.
+   */
+  async flushForExit(timeoutMillis: number): Promise<void> {
+    const exporter = this._exporter as ExitCapableExporter;
+    const deadline = Date.now() + timeoutMillis;
+    try {
+      exporter.abortRetries?.();
+    } catch (err) {
+      diag.debug('abortRetries failed', err);
+    }
+    if (this._timer !== undefined) {
+      clearTimeout(this._timer);
+      this._timer = undefined;
+    }
+    if (this._exporting !== undefined) await withinDeadline(this._exporting, deadline);
+    while (this._queue.length > 0 && Date.now() < deadline && this._exporting === undefined) {
+      const batch = this._queue.slice(0, this._config.maxExportBatchSize);
+      this._queue = this._queue.slice(batch.length);
+      const run = runSuppressed(() => {
+        if (exporter.exportForExit !== undefined) return exporter.exportForExit(batch, deadline - Date.now());
+        return new Promise<ExportResult>((resolve) => exporter.export(batch, resolve));
+      }).then(
+        (result) => {
+          if (result.code === ExportResultCode.SUCCESS) this.exportedSpans += batch.length;
+          else this.failedSpans += batch.length;
+        },
+        () => {
+          this.failedSpans += batch.length;
+        },
+      );
+      const tracked: Promise<void> = run.then(() => {
+        if (this._exporting === tracked) this._exporting = undefined;
+      });
+      this._exporting = tracked;
+      if (!(await withinDeadline(tracked, deadline))) break;
+    }
+  }
+
   /** Removes and returns everything queued (for the synchronous hand-off when the process exits). */
   drainQueue(): ReadableSpan[] {
     const all = this._queue;
@@ -179,4 +224,24 @@ export class BatchSpanProcessor implements SpanProcessor {
     }
     return all;
   }
+}
+
+/** Waits for `promise` until `deadline` (epoch ms). Resolves true when it settled in time. Never rejects. */
+function withinDeadline(promise: Promise<unknown>, deadline: number): Promise<boolean> {
+  const remaining = deadline - Date.now();
+  if (remaining <= 0) return Promise.resolve(false);
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), remaining);
+    timer.unref();
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
 }

@@ -1,0 +1,64 @@
+/**
+ * The bridge to @opentelemetry/api. When the application loads its own copy of the API (resolved from the
+ * application, as it does), the agent registers its tracer provider, context manager and propagator there, so
+ * that spans the application makes by hand join the agent's traces, parent and child both ways.
+ *
+ * It hooks the API's loading instead of resolving it at startup: no cost for applications that do not use it,
+ * and the registration lands in exactly the copy the application loaded. The API keeps its globals on
+ * `globalThis` per major version, so registering through the CommonJS or the ESM build serves both.
+ *
+ * Our objects implement the API's interfaces as they are (see src/api/types.ts); nothing is adapted.
+ */
+import type { TextMapPropagator } from '../api/types';
+import { contextManager } from '../context/global';
+import { diag } from '../diag/logger';
+import type { InstrumentationDefinition, ModuleInfo, Patcher } from '../instrumentation/types';
+import type { TracerProvider } from '../trace/tracer';
+
+interface ApiModule {
+  trace: { setGlobalTracerProvider(provider: unknown): boolean };
+  context: { setGlobalContextManager(manager: unknown): boolean };
+  propagation: { setGlobalPropagator(propagator: unknown): boolean };
+}
+
+let target: { provider: TracerProvider; propagator: TextMapPropagator } | undefined;
+const registered = new WeakSet<object>();
+
+export function setBridgeTarget(provider: TracerProvider, propagator: TextMapPropagator): void {
+  target = { provider, propagator };
+}
+
+function registerWith(api: ApiModule, info: ModuleInfo): void {
+  if (target === undefined || registered.has(api)) return;
+  if (typeof api?.trace?.setGlobalTracerProvider !== 'function') return;
+  registered.add(api);
+  const okTrace = api.trace.setGlobalTracerProvider(target.provider);
+  const okContext = api.context.setGlobalContextManager(contextManager);
+  const okPropagation = api.propagation.setGlobalPropagator(target.propagator);
+  if (okTrace && okContext && okPropagation) {
+    diag.debug(`registered with @opentelemetry/api ${info.version}`);
+  } else {
+    diag.warn(
+      `@opentelemetry/api ${info.version} already had a global ` +
+        [okTrace ? '' : 'tracer provider', okContext ? '' : 'context manager', okPropagation ? '' : 'propagator']
+          .filter(Boolean)
+          .join(', ') +
+        ' (another OpenTelemetry SDK set up in the application?); spans made through it may not join zerotel\'s traces',
+    );
+  }
+}
+
+const patcher: Patcher = {
+  patch(api: ApiModule, info: ModuleInfo) {
+    registerWith(api, info);
+  },
+  unpatch() {
+    // Registration with the API cannot be undone without disabling the application's own use of it.
+  },
+};
+
+export const apiBridgeDefinition: InstrumentationDefinition = {
+  name: '@opentelemetry/api',
+  packageName: '@opentelemetry/api',
+  modules: [{ name: '@opentelemetry/api', versions: '>=1.0.0 <2', patches: 'global tracer provider, context manager and propagator', load: () => patcher }],
+};

@@ -1,0 +1,89 @@
+/**
+ * The ESM side of the preload. import-in-the-middle needs a loader hook registered with `module.register`,
+ * and on Node.js 20 that starts a separate loader thread: about a hundred milliseconds of startup, and a thread
+ * for the life of the process. CommonJS applications do not need it (require-in-the-middle sees their modules),
+ * so the hook is registered only when the application uses ES modules: an `.mjs` entry, a `.js` entry whose
+ * package says `"type": "module"` or whose source uses import/export syntax, or a process started with
+ * `--import`/`--loader`. OTEL_NODE_ESM_HOOK=true|false overrides the guess.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { diag } from '../diag/logger';
+
+const ESM_FLAGS = /(?:^|\s)(?:--import|--loader|--experimental-loader|--input-type=module|--experimental-default-type=module)\b/;
+// A top-level import or export statement (not `import(` — a dynamic import is legal in CommonJS too).
+const ESM_SYNTAX = /^\s*(?:import\s*(?:[\w*{$]|["'])|export\s+(?:default|const|let|var|function|class|async|\{|\*))/m;
+
+function nearestPackageType(dir: string): string | undefined {
+  for (let i = 0; i < 64; i++) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+      return typeof pkg.type === 'string' ? pkg.type : 'commonjs';
+    } catch {
+      // no package.json here (or unreadable): look further up
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+  return undefined;
+}
+
+function resolveEntry(entry: string): string | undefined {
+  const abs = path.resolve(entry);
+  try {
+    if (fs.statSync(abs).isFile()) return abs;
+  } catch {
+    // not a file as given: Node would try extensions and index files
+  }
+  try {
+    return require.resolve(abs);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether this process's application is (or starts as) an ES module application. */
+export function applicationUsesEsm(nodeOptions: string | undefined, setting: boolean | undefined): boolean {
+  if (setting !== undefined) return setting;
+  if (ESM_FLAGS.test(process.execArgv.join(' ')) || (nodeOptions !== undefined && ESM_FLAGS.test(nodeOptions))) return true;
+  const entry = process.argv[1];
+  if (entry === undefined || entry === '') return false;
+  const file = resolveEntry(entry);
+  if (file === undefined) return false;
+  const ext = path.extname(file);
+  if (ext === '.mjs' || ext === '.mts') return true;
+  if (ext === '.cjs' || ext === '.cts') return false;
+  const type = nearestPackageType(path.dirname(file));
+  if (type === 'module') return true;
+  if (ext === '.js' || ext === '') {
+    // Node.js 22+ runs a .js file with module syntax as ESM even without "type": "module".
+    try {
+      const fd = fs.openSync(file, 'r');
+      const buf = Buffer.alloc(16384);
+      const n = fs.readSync(fd, buf, 0, buf.length, 0);
+      fs.closeSync(fd);
+      return ESM_SYNTAX.test(buf.toString('utf8', 0, n));
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/** Registers import-in-the-middle's loader hook for the given module names only. */
+export function registerEsmLoader(include: string[]): boolean {
+  try {
+    const mod = require('node:module') as typeof import('node:module');
+    if (typeof mod.register !== 'function') {
+      diag.warn('this Node.js has no module.register: ES module imports will not be instrumented');
+      return false;
+    }
+    mod.register('import-in-the-middle/hook.mjs', pathToFileURL(__filename), { data: { include } });
+    return true;
+  } catch (err) {
+    diag.error('could not register the ES module loader hook; ES module imports will not be instrumented', err);
+    return false;
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The end of a process, which the agent must never change: the same exit time (within a small bound), the same
+ * exit code or signal, the application's own `beforeExit` / `exit` listeners run as often as without the agent.
+ *
+ * How spans queued at the end still get out — chosen by measurement (bench/exit.js):
+ *
+ * 1. `beforeExit` (the loop ran dry, the common end of a script or test file). Flushing from a `beforeExit`
+ *    listener gives the loop new work, so Node emits `beforeExit` again and the application's listeners run twice
+ *    (the OpenTelemetry agent's fault). Instead the agent intercepts the emission itself: when spans are pending
+ *    it starts the exit flush and holds this one emission back; when the flush is done the loop runs dry again,
+ *    Node emits `beforeExit` once more, and this time the application's listeners run — once, as without the
+ *    agent. The flush reuses the exporter's kept-alive connection and makes no retries: a few milliseconds
+ *    against a healthy or refusing collector. A ref'd timer holds the loop open for at most
+ *    OTEL_NODE_EXIT_FLUSH_TIMEOUT (default 1000 ms) in all — the bound when a collector accepts and never answers.
+ *
+ * 2. `exit` (process.exit() was called, a fatal exception, or spans ended after the flush). No I/O callback runs
+ *    after `exit`, so what is left goes out synchronously: exporters offer `exportSync` (console writes directly;
+ *    OTLP hands the encoded request to a short-lived worker thread and waits on it with Atomics.wait, within
+ *    what is left of the same bound). This costs a thread start (tens of milliseconds), which is why it is the
+ *    fallback and not the first choice.
+ *
+ * 3. SIGTERM / SIGINT. Adding a listener removes Node's default "terminate" action. When the application has no
+ *    listener of its own, the agent flushes (bounded by OTEL_NODE_SHUTDOWN_TIMEOUT) and then re-raises the
+ *    signal with its own listener removed, so the process ends by that signal exactly as without the agent.
+ *    When the application has its own listener, the agent flushes and leaves the rest to it.
+ *
+ * 4. A fatal uncaught exception: `uncaughtExceptionMonitor` (which changes nothing about how Node handles the
+ *    error) records it on the active span and ends the spans of that context, which the `exit` hand-off then
+ *    sends. Node prints the error and exits with the same code as without the agent.
+ */
+import { getSpan } from '../context/context';
+import { contextManager } from '../context/global';
+import { diag } from '../diag/logger';
+import type { ExitCapableExporter } from '../exporters/types';
+import type { Agent } from './agent';
+
+type Emit = (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) => boolean;
+
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+export class ProcessLifecycle {
+  private _installed = false;
+  private _originalEmit: Emit | undefined;
+  private _emit: Emit | undefined;
+  /** Milliseconds of exit flushing still allowed (shared by beforeExit and exit). */
+  private _exitBudget: number;
+  private _flushing = false;
+  private readonly _signalListeners = new Map<string, (signal: NodeJS.Signals) => void>();
+  private readonly _onExit = () => this._exitHandoff();
+  private readonly _onUncaught = (error: Error, origin: string) => this._recordFatal(error, origin);
+
+  constructor(private readonly _agent: Agent) {
+    this._exitBudget = _agent.config.exitFlushTimeoutMillis;
+  }
+
+  install(): void {
+    if (this._installed) return;
+    this._installed = true;
+    const lifecycle = this;
+    const originalEmit = (this._originalEmit = process.emit as unknown as Emit);
+    const emit: Emit = function (this: NodeJS.Process, event: string | symbol) {
+      if (event === 'beforeExit' && lifecycle._holdBeforeExit()) return false;
+      return originalEmit.apply(this, arguments as unknown as [string, ...unknown[]]);
+    };
+    this._emit = emit;
+    // Non-enumerable, so the application sees no new key on `process`.
+    Object.defineProperty(process, 'emit', { value: emit, writable: true, configurable: true, enumerable: false });
+    process.on('exit', this._onExit);
+    process.on('uncaughtExceptionMonitor', this._onUncaught);
+    for (const signal of SIGNALS) {
+      const listener = (received: NodeJS.Signals) => this._onSignal(received, listener);
+      this._signalListeners.set(signal, listener);
+      process.on(signal, listener);
+    }
+  }
+
+  uninstall(): void {
+    if (!this._installed) return;
+    this._installed = false;
+    // Restore only if nobody wrapped it after us; otherwise leave theirs (ours then just passes through).
+    if ((process.emit as unknown) === this._emit) {
+      delete (process as any).emit;
+      if ((process.emit as unknown) !== this._originalEmit) {
+        Object.defineProperty(process, 'emit', { value: this._originalEmit, writable: true, configurable: true, enumerable: false });
+      }
+    }
+    process.removeListener('exit', this._onExit);
+    process.removeListener('uncaughtExceptionMonitor', this._onUncaught);
+    for (const [signal, listener] of this._signalListeners) process.removeListener(signal, listener);
+    this._signalListeners.clear();
+  }
+
+  /**
+   * Decides whether to hold back this `beforeExit` emission: yes when spans are pending, budget remains and no
+   * exit flush is already under way. Starts that flush.
+   */
+  private _holdBeforeExit(): boolean {
+    if (!this._installed || this._flushing || this._exitBudget <= 0 || !this._agent.hasPendingSpans()) return false;
+    this._flushing = true;
+    const started = Date.now();
+    const budget = this._exitBudget;
+    // This timer is what keeps the loop alive while the flush runs; everything else the exporters hold is unref'd.
+    const keepAlive = setTimeout(() => undefined, budget);
+    Promise.all(this._agent.exporters.map((e) => e.processor.flushForExit(budget)))
+      .catch((err) => diag.debug('exit flush failed', err))
+      .finally(() => {
+        clearTimeout(keepAlive);
+        this._exitBudget -= Date.now() - started;
+        this._flushing = false;
+      });
+    return true;
+  }
+
+  /** The `exit` event: what is still queued goes out synchronously, within what is left of the budget. */
+  private _exitHandoff(): void {
+    if (!this._installed) return;
+    let budget = this._exitBudget;
+    for (const entry of this._agent.exporters) {
+      if (entry.processor.queueLength === 0) continue;
+      const exporter = entry.exporter as ExitCapableExporter;
+      const spans = entry.processor.drainQueue();
+      if (exporter.exportSync === undefined || budget <= 0) {
+        diag.debug(`${spans.length} span(s) not exported at exit (${entry.name})`);
+        continue;
+      }
+      const started = Date.now();
+      try {
+        const result = exporter.exportSync(spans, budget);
+        if (result.code !== 0) diag.debug(`final export at exit failed (${entry.name})`, result.error?.message ?? '');
+      } catch (err) {
+        diag.debug(`final export at exit threw (${entry.name})`, err);
+      }
+      budget -= Date.now() - started;
+    }
+    this._exitBudget = budget;
+  }
+
+  private _onSignal(signal: NodeJS.Signals, ours: (signal: NodeJS.Signals) => void): void {
+    const appHandles = process.listenerCount(signal) > 1;
+    const timeout = this._agent.config.shutdownTimeoutMillis;
+    const flush = Promise.all(this._agent.exporters.map((e) => e.processor.flushForExit(timeout))).catch((err) =>
+      diag.debug('flush on signal failed', err),
+    );
+    if (appHandles) return; // the application decides what the signal does; it gets our flush and nothing else
+    // Hold the loop open for the flush (it may be otherwise idle), then end the process by the same signal.
+    const keepAlive = setTimeout(() => undefined, timeout + 100);
+    flush.finally(() => {
+      clearTimeout(keepAlive);
+      for (const s of SIGNALS) {
+        const listener = this._signalListeners.get(s);
+        if (listener !== undefined) process.removeListener(s, listener);
+      }
+      void ours;
+      // With no listener left, Node's default action applies: the process ends by this signal.
+      process.kill(process.pid, signal);
+    });
+  }
+
+  /** Records a fatal exception on the active span and ends it, so the `exit` hand-off can send it. */
+  private _recordFatal(error: Error, origin: string): void {
+    try {
+      // Not fatal when the application handles it: leave everything alone.
+      if (origin === 'uncaughtException' && process.listenerCount('uncaughtException') > 0) return;
+      if (origin === 'unhandledRejection' && process.listenerCount('unhandledRejection') > 0) return;
+      const span = getSpan(contextManager.active()) as any;
+      if (span === undefined || typeof span.isRecording !== 'function' || !span.isRecording()) return;
+      span.recordException(error);
+      span.setStatus({ code: 2, message: error instanceof Error ? error.message : String(error) });
+      if (span.attributes !== undefined && span.attributes['error.type'] === undefined && error instanceof Error) {
+        span.setAttribute('error.type', error.name || 'Error');
+      }
+      span.end();
+    } catch (err) {
+      diag.debug('recording the fatal exception failed', err);
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The agent's entry, called by register.js. Reads the configuration, and unless the SDK is disabled, this is a
+ * second copy of the agent, or this is not the main thread, builds and starts the agent. Never throws.
+ */
+import { readConfig } from '../config';
+import { diag } from '../diag/logger';
+import { VERSION } from '../version';
+import { Agent } from './agent';
+
+/** Where the running agent announces itself, shared by every copy of zerotel in the process. */
+const AGENT_KEY = Symbol.for('zerotel.agent');
+
+interface AgentMark {
+  version: string;
+  path: string;
+  agent: Agent | undefined;
+}
+
+export function runningAgent(): Agent | undefined {
+  return ((globalThis as any)[AGENT_KEY] as AgentMark | undefined)?.agent;
+}
+
+export function start(): Agent | undefined {
+  try {
+    const { config, warnings } = readConfig();
+    diag.level = config.logLevel;
+    const existing = (globalThis as any)[AGENT_KEY] as AgentMark | undefined;
+    if (existing !== undefined) {
+      diag.debug(
+        `zerotel ${existing.version} (${existing.path}) is already running in this process; ` +
+          `this copy (${VERSION}, ${__filename}) steps aside`,
+      );
+      return undefined;
+    }
+    const mark: AgentMark = { version: VERSION, path: __filename, agent: undefined };
+    Object.defineProperty(globalThis, AGENT_KEY, { value: mark, enumerable: false, configurable: true, writable: false });
+    for (const warning of warnings) diag.warn(warning);
+
+    // Worker threads share the process with the main thread's agent; a second agent per worker would double
+    // the cost and the exports. (The agent's own exit worker is one of them.)
+    const { isMainThread } = require('node:worker_threads') as typeof import('node:worker_threads');
+    if (!isMainThread) {
+      diag.debug('not starting in a worker thread');
+      return undefined;
+    }
+    if (config.sdkDisabled) {
+      diag.info('OTEL_SDK_DISABLED=true: zerotel does nothing in this process');
+      return undefined;
+    }
+    const agent = new Agent(config);
+    mark.agent = agent;
+    if (diag.level >= 60) diag.info(`zerotel ${VERSION} started: ${agent.describe()}`);
+    return agent;
+  } catch (err) {
+    diag.error('the agent could not start; the application runs without it', err);
+    return undefined;
+  }
+}

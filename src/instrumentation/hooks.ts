@@ -1,0 +1,244 @@
+/**
+ * Module-load hooks: require-in-the-middle for CommonJS, import-in-the-middle for ES modules (its loader hook is
+ * registered by the agent when the application uses ESM). Both lead to `onModuleLoaded`, which finds the
+ * instrumentations declared for the module, checks the version, loads the patch code and applies it once per
+ * exports object — so a module reached by both `require` and `import` is patched once.
+ *
+ * Every hook is wrapped in try/catch and returns the original exports: a failing instrumentation leaves its
+ * module as it was and the application goes on.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { diag } from '../diag/logger';
+import type { InstrumentationDefinition, InstrumentationModule, ModuleInfo, Patcher } from './types';
+import { ORIGINAL } from './wrap';
+
+interface Entry {
+  definition: InstrumentationDefinition;
+  module: InstrumentationModule;
+  /** The name the hooks report for this module ('express/lib/router/layer' for a file inside a package). */
+  hookName: string;
+  patcher?: Patcher;
+  patched: WeakSet<object>;
+}
+
+interface Applied {
+  entry: Entry;
+  target: any;
+  info: ModuleInfo;
+}
+
+const BUILTINS = new Set(['http', 'https', 'http2', 'net', 'dns', 'fs', 'child_process']);
+
+function stripNodePrefix(name: string): string {
+  return name.startsWith('node:') ? name.slice(5) : name;
+}
+
+function normaliseHookName(name: string): string {
+  // require-in-the-middle reports internal files with the platform separator; match on '/'.
+  let n = stripNodePrefix(name).split(path.sep).join('/');
+  if (n.endsWith('.js')) n = n.slice(0, -3);
+  return n;
+}
+
+const versionCache = new Map<string, string | undefined>();
+
+function packageVersion(basedir: string): string | undefined {
+  if (versionCache.has(basedir)) return versionCache.get(basedir);
+  let version: string | undefined;
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(basedir, 'package.json'), 'utf8'));
+    if (typeof pkg.version === 'string') version = pkg.version;
+  } catch {
+    version = undefined;
+  }
+  versionCache.set(basedir, version);
+  return version;
+}
+
+function isObjectLike(v: unknown): v is object {
+  return v !== null && (typeof v === 'object' || typeof v === 'function');
+}
+
+export interface HookOptions {
+  /** Also hook ES module imports (needs import-in-the-middle's loader hook registered). */
+  esm: boolean;
+}
+
+export class InstrumentationHooks {
+  private readonly _byName = new Map<string, Entry[]>();
+  private readonly _applied: Applied[] = [];
+  private _ritm: { unhook(): void } | undefined;
+  private _iitm: { unhook(): void } | undefined;
+  private _semverSatisfies: ((version: string, range: string, options?: object) => boolean) | undefined;
+
+  constructor(readonly definitions: readonly InstrumentationDefinition[]) {
+    for (const definition of definitions) {
+      for (const module of definition.modules) {
+        const hookName = module.file === undefined ? module.name : `${module.name}/${module.file.replace(/\.js$/, '')}`;
+        const key = normaliseHookName(hookName);
+        let list = this._byName.get(key);
+        if (list === undefined) this._byName.set(key, (list = []));
+        list.push({ definition, module, hookName, patched: new WeakSet() });
+      }
+    }
+  }
+
+  /** Names to give the hooks: each module once, built-ins also with their `node:` prefix. */
+  get hookNames(): string[] {
+    const names = new Set<string>();
+    for (const entries of this._byName.values()) {
+      for (const e of entries) {
+        names.add(e.hookName);
+        if (BUILTINS.has(e.hookName)) names.add('node:' + e.hookName);
+      }
+    }
+    return [...names];
+  }
+
+  /** Package names for the ESM loader's include list (import-in-the-middle matches on specifiers). */
+  get esmIncludeNames(): string[] {
+    const names = new Set<string>();
+    for (const entries of this._byName.values()) {
+      for (const e of entries) {
+        if (e.module.file !== undefined) continue;
+        names.add(e.module.name);
+        if (BUILTINS.has(e.module.name)) names.add('node:' + e.module.name);
+      }
+    }
+    return [...names];
+  }
+
+  enable(options: HookOptions): void {
+    this._warnAlreadyLoaded();
+    const names = this.hookNames;
+    try {
+      const { Hook } = require('require-in-the-middle') as typeof import('require-in-the-middle');
+      this._ritm = new Hook(names, { internals: false }, ((exports: unknown, name: string, basedir?: string) =>
+        this.onModuleLoaded(exports, name, basedir, 'commonjs')) as any);
+    } catch (err) {
+      diag.error('could not install the require hook; CommonJS modules will not be instrumented', err);
+    }
+    if (options.esm) {
+      try {
+        const IITM = require('import-in-the-middle') as typeof import('import-in-the-middle');
+        const HookClass = (IITM.Hook ?? (IITM as any).default) as typeof IITM.Hook;
+        this._iitm = new HookClass(this.esmIncludeNames, {}, (exported: any, name: string, basedir: string | void) =>
+          this.onModuleImported(exported, name, basedir === undefined ? undefined : (basedir as string)),
+        );
+      } catch (err) {
+        diag.error('could not install the import hook; ES modules will not be instrumented', err);
+      }
+    }
+  }
+
+  /** Removes the hooks and undoes every patch. */
+  disable(): void {
+    try {
+      this._ritm?.unhook();
+      this._iitm?.unhook();
+    } catch (err) {
+      diag.debug('unhooking failed', err);
+    }
+    this._ritm = this._iitm = undefined;
+    for (const applied of this._applied.splice(0).reverse()) {
+      try {
+        applied.entry.patcher?.unpatch(applied.target, applied.info);
+        applied.entry.patched.delete(applied.target);
+      } catch (err) {
+        diag.debug(`unpatching ${applied.info.name} failed`, err);
+      }
+    }
+  }
+
+  /** The require hook. Returns the exports it was given, patched in place where an instrumentation applies. */
+  onModuleLoaded(exports: any, name: string, basedir: string | undefined, format: 'commonjs' | 'module'): any {
+    try {
+      const entries = this._byName.get(normaliseHookName(name));
+      if (entries === undefined || !isObjectLike(exports)) return exports;
+      for (const entry of entries) this._apply(entry, exports, name, basedir, format);
+    } catch (err) {
+      diag.error(`instrumenting ${name} failed; it is left as it was`, err);
+    }
+    return exports;
+  }
+
+  /**
+   * The import hook. For a CommonJS module or a Node.js built-in the namespace's `default` is the real exports
+   * object, which is patched (once, even if `require` reaches it too); named exports that were copies of
+   * functions we wrapped are then pointed at the wrappers, so `import { request } from 'node:http'` is traced
+   * like `http.request`. An ES module without a default object is patched through its namespace.
+   */
+  onModuleImported(namespace: any, name: string, basedir: string | undefined): void {
+    try {
+      const entries = this._byName.get(normaliseHookName(name));
+      if (entries === undefined || namespace === null || typeof namespace !== 'object') return;
+      const def = namespace.default;
+      const target = isObjectLike(def) ? def : namespace;
+      for (const entry of entries) this._apply(entry, target, name, basedir, 'module');
+      if (target !== namespace) {
+        for (const key of Object.keys(namespace)) {
+          if (key === 'default') continue;
+          const patched = (target as any)[key];
+          if (typeof patched === 'function' && patched !== namespace[key] && patched[ORIGINAL] === namespace[key]) {
+            namespace[key] = patched;
+          }
+        }
+      }
+    } catch (err) {
+      diag.error(`instrumenting ${name} (ESM) failed; it is left as it was`, err);
+    }
+  }
+
+  private _apply(entry: Entry, target: any, name: string, basedir: string | undefined, format: 'commonjs' | 'module'): void {
+    if (entry.patched.has(target)) return;
+    const isBuiltin = basedir === undefined;
+    const version = isBuiltin ? process.versions.node : packageVersion(basedir);
+    const label = `${entry.module.name}${version === undefined ? '' : '@' + version}`;
+    if (version === undefined) {
+      diag.debug(`${label}: no version found in ${basedir}/package.json; not instrumented`);
+      return;
+    }
+    if (entry.module.versions !== '*') {
+      if (this._semverSatisfies === undefined) this._semverSatisfies = require('semver/functions/satisfies');
+      if (!this._semverSatisfies!(version, entry.module.versions, { includePrerelease: true })) {
+        diag.debug(`${label} is outside the supported range ${entry.module.versions}; left alone`);
+        return;
+      }
+    }
+    const info: ModuleInfo = { name, version, basedir, format };
+    let patcher = entry.patcher;
+    try {
+      if (patcher === undefined) patcher = entry.patcher = entry.module.load();
+      entry.patched.add(target);
+      patcher.patch(target, info);
+      this._applied.push({ entry, target, info });
+      diag.debug(`instrumented ${label} (${entry.definition.name}, ${format === 'commonjs' ? 'require' : 'import'})`);
+    } catch (err) {
+      diag.error(`instrumenting ${label} failed; it is left as it was`, err);
+      try {
+        patcher?.unpatch(target, info);
+      } catch {
+        // a second failure while undoing: nothing more to do
+      }
+    }
+  }
+
+  /** Warns about instrumented packages that were loaded before the agent (it cannot patch those). */
+  private _warnAlreadyLoaded(): void {
+    const cache = require.cache;
+    const seen = new Set<string>();
+    for (const file of Object.keys(cache)) {
+      const at = file.lastIndexOf(`${path.sep}node_modules${path.sep}`);
+      if (at === -1) continue;
+      const rest = file.slice(at + 14).split(path.sep);
+      const pkg = rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+      if (seen.has(pkg) || !this._byName.has(pkg)) continue;
+      seen.add(pkg);
+      diag.warn(
+        `${pkg} was loaded before zerotel, so it is not instrumented. Start the agent first: ` +
+          `node --require zerotel/register app.js (or put it first in NODE_OPTIONS)`,
+      );
+    }
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Every instrumentation the agent has. Only these small declarations load at startup; each one's patch code
+ * loads when its module is first required or imported.
+ */
+import type { AgentConfig } from '../config';
+import { diag } from '../diag/logger';
+import type { InstrumentationDefinition } from './types';
+import { httpInstrumentation } from '../../instrumentations/http';
+
+export const ALL_INSTRUMENTATIONS: readonly InstrumentationDefinition[] = [httpInstrumentation];
+
+/**
+ * Applies OTEL_NODE_ENABLED_INSTRUMENTATIONS (when set, only those) and then OTEL_NODE_DISABLED_INSTRUMENTATIONS.
+ * Unknown names are reported once.
+ */
+export function selectInstrumentations(
+  config: Pick<AgentConfig, 'enabledInstrumentations' | 'disabledInstrumentations'>,
+  all: readonly InstrumentationDefinition[] = ALL_INSTRUMENTATIONS,
+): InstrumentationDefinition[] {
+  const known = new Set(all.map((d) => d.name));
+  for (const [variable, names] of [
+    ['OTEL_NODE_ENABLED_INSTRUMENTATIONS', config.enabledInstrumentations ?? []],
+    ['OTEL_NODE_DISABLED_INSTRUMENTATIONS', config.disabledInstrumentations],
+  ] as const) {
+    for (const name of names) {
+      if (!known.has(name)) diag.warn(`${variable} names ${JSON.stringify(name)}, which is not an instrumentation (known: ${[...known].join(', ')})`);
+    }
+  }
+  return all.filter(
+    (d) =>
+      (config.enabledInstrumentations === undefined || config.enabledInstrumentations.includes(d.name)) &&
+      !config.disabledInstrumentations.includes(d.name),
+  );
+}
