@@ -323,16 +323,21 @@ function readDetectors(env: Env, w: Warnings): string[] {
   const all = [...KNOWN_RESOURCE_DETECTORS];
   if (items === undefined) return all;
   const out: string[] = [];
+  let sawNone = false;
   for (const item of items) {
     const lower = item.toLowerCase();
     if (lower === 'all') return all;
-    if (lower === 'none') continue;
+    if (lower === 'none') {
+      sawNone = true;
+      continue;
+    }
     if (!(KNOWN_RESOURCE_DETECTORS as readonly string[]).includes(lower)) {
       w.bad('OTEL_NODE_RESOURCE_DETECTORS', item, `names no known detector (known: ${all.join(', ')}, all, none)`, 'the other values');
       continue;
     }
     if (!out.includes(lower)) out.push(lower);
   }
+  if (out.length === 0 && !sawNone) return all;
   return out;
 }
 

@@ -8,6 +8,7 @@ import type { AgentConfig } from '../config';
 import { readConfig } from '../config';
 import type { Tracer, TracerProvider } from '../trace/tracer';
 import { VERSION } from '../version';
+import { diag } from '../diag/logger';
 
 export interface Runtime {
   config: AgentConfig;
@@ -57,4 +58,29 @@ const NOOP_PROPAGATOR: TextMapPropagator = {
 
 export function getPropagator(): TextMapPropagator {
   return current !== undefined ? current.propagator : NOOP_PROPAGATOR;
+}
+
+/**
+ * A cached getter for an instrumentation's tracer: one comparison per call instead of a map lookup and a
+ * string concatenation, and still right when tests swap the runtime.
+ */
+export function tracerGetter(name: string): () => Tracer {
+  let cachedFor: TracerProvider | undefined;
+  let cached: Tracer | undefined;
+  return () => {
+    const provider = current!.provider;
+    if (provider !== cachedFor) {
+      cached = instrumentationTracer(name);
+      cachedFor = provider;
+    }
+    return cached!;
+  };
+}
+
+/**
+ * Reports a failure inside an instrumentation's own span code, once per instrumentation and place: the
+ * wrapped call goes on as if the agent were not there.
+ */
+export function reportInstrumentationError(instrumentation: string, where: string, err: unknown): void {
+  diag.errorOnce(`${instrumentation}:${where}`, `the ${instrumentation} instrumentation failed in ${where}; the call goes on untraced`, err);
 }

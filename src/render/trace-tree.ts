@@ -35,6 +35,7 @@ const KIND_LABEL = ['internal', 'server', 'client', 'producer', 'consumer'];
 
 const DEFAULT_SHOWN = [
   'http.route',
+  'url.path',
   'url.full',
   'http.response.status_code',
   'db.query.text',

@@ -1,0 +1,222 @@
+/**
+ * Span names and attributes for HTTP, from the stable HTTP semantic conventions
+ * (semantic-conventions: docs/http/http-spans.md). Pure functions of the request and response objects.
+ */
+import type { Attributes } from '../../src/api/types';
+
+/** The methods the conventions know; anything else is reported as `_OTHER` with the original kept. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
+
+export function normaliseMethod(method: unknown): string {
+  if (typeof method !== 'string') return 'GET';
+  if (KNOWN_METHODS.has(method)) return method;
+  const upper = method.toUpperCase();
+  // The conventions compare case-sensitively; a lower-case known method is still "other" with its original kept.
+  return KNOWN_METHODS.has(upper) && upper === method ? upper : '_OTHER';
+}
+
+/** `{method}`, or `HTTP` for an unknown method (http-spans.md, "Name"). */
+export function spanNameForMethod(method: string): string {
+  return method === '_OTHER' ? 'HTTP' : method;
+}
+
+/** `{method} {route}` once a framework knows the route. */
+export function spanNameWithRoute(method: string, route: string): string {
+  return (method === '_OTHER' ? 'HTTP' : method) + ' ' + route;
+}
+
+/**
+ * Query parameters whose values are credentials (semantic-conventions url.query / url.full: "sensitive
+ * information ... SHOULD be redacted"), compared case-sensitively as the conventions list them.
+ */
+const SENSITIVE_QUERY_KEYS = new Set([
+  'AWSAccessKeyId',
+  'Signature',
+  'sig',
+  'X-Goog-Signature',
+  'X-Amz-Credential',
+  'X-Amz-Security-Token',
+  'X-Amz-Signature',
+]);
+
+/** The query with the values of credential parameters replaced by `REDACTED`; unchanged when there are none. */
+export function redactQuery(query: string): string {
+  if (query === '') return query;
+  // Cheap test first: most queries name none of the keys.
+  let suspicious = false;
+  for (const key of SENSITIVE_QUERY_KEYS) {
+    if (query.includes(key)) {
+      suspicious = true;
+      break;
+    }
+  }
+  if (!suspicious) return query;
+  const parts = query.split('&');
+  for (let i = 0; i < parts.length; i++) {
+    const eq = parts[i].indexOf('=');
+    const key = eq === -1 ? parts[i] : parts[i].slice(0, eq);
+    if (eq !== -1 && SENSITIVE_QUERY_KEYS.has(key)) parts[i] = key + '=REDACTED';
+  }
+  return parts.join('&');
+}
+
+/** Splits a request target into path and query (without '?'), dropping any fragment. */
+export function splitTarget(target: string): { path: string; query: string | undefined } {
+  const hash = target.indexOf('#');
+  const t = hash === -1 ? target : target.slice(0, hash);
+  const q = t.indexOf('?');
+  if (q === -1) return { path: t, query: undefined };
+  return { path: t.slice(0, q), query: t.slice(q + 1) };
+}
+
+/** Host and port from a Host header value: `example.com`, `example.com:8080`, `[::1]:3000`. */
+export function parseHostHeader(host: string | undefined): { address: string; port: number | undefined } | undefined {
+  if (typeof host !== 'string' || host === '') return undefined;
+  if (host.charCodeAt(0) === 91 /* [ */) {
+    const close = host.indexOf(']');
+    if (close === -1) return { address: host, port: undefined };
+    const address = host.slice(1, close);
+    const portText = host.charCodeAt(close + 1) === 58 /* : */ ? host.slice(close + 2) : '';
+    return { address, port: parsePort(portText) };
+  }
+  const colon = host.lastIndexOf(':');
+  if (colon === -1 || host.indexOf(':') !== colon) return { address: host, port: undefined };
+  return { address: host.slice(0, colon), port: parsePort(host.slice(colon + 1)) };
+}
+
+function parsePort(text: string): number | undefined {
+  if (text === '' || text.length > 5) return undefined;
+  const n = Number(text);
+  return Number.isInteger(n) && n > 0 && n < 65536 ? n : undefined;
+}
+
+/** The first address of X-Forwarded-For, or the `for=` of the first Forwarded element (RFC 7239). */
+export function forwardedClientAddress(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const forwarded = headers['forwarded'];
+  if (typeof forwarded === 'string') {
+    const first = forwarded.split(',')[0];
+    for (const pair of first.split(';')) {
+      const eq = pair.indexOf('=');
+      if (eq === -1 || pair.slice(0, eq).trim().toLowerCase() !== 'for') continue;
+      let v = pair.slice(eq + 1).trim();
+      if (v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+      if (v.startsWith('[')) {
+        const close = v.indexOf(']');
+        return close === -1 ? undefined : v.slice(1, close);
+      }
+      const colon = v.indexOf(':');
+      return colon === -1 || v.indexOf(':', colon + 1) !== -1 ? v : v.slice(0, colon);
+    }
+  }
+  const xff = headers['x-forwarded-for'];
+  const text = Array.isArray(xff) ? xff[0] : xff;
+  if (typeof text === 'string' && text !== '') {
+    const comma = text.indexOf(',');
+    const first = (comma === -1 ? text : text.slice(0, comma)).trim();
+    if (first !== '') return first;
+  }
+  return undefined;
+}
+
+/** `url.full` without credentials: `user:password@` becomes `REDACTED:REDACTED@` (url.full, url/url.md). */
+export function fullUrl(scheme: string, authority: string, target: string): string {
+  let auth = authority;
+  const at = auth.lastIndexOf('@');
+  if (at !== -1) auth = 'REDACTED:REDACTED@' + auth.slice(at + 1);
+  const { path, query } = splitTarget(target);
+  return scheme + '://' + auth + path + (query === undefined ? '' : '?' + redactQuery(query));
+}
+
+/** The attribute key for a captured header (http-spans.md: lower-case name, values as a string array). */
+export function headerAttributeKey(prefix: 'http.request.header.' | 'http.response.header.', name: string): string {
+  return prefix + name;
+}
+
+export function headerValues(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) return value.map(String);
+  return [String(value)];
+}
+
+export interface IncomingRequestLike {
+  method?: string;
+  url?: string;
+  httpVersion?: string;
+  headers: Record<string, string | string[] | undefined>;
+  socket?: { remoteAddress?: string; remotePort?: number; localPort?: number; encrypted?: boolean } | null;
+}
+
+/** The attributes of a server span known when the request arrives. */
+export function serverRequestAttributes(req: IncomingRequestLike, defaultScheme: 'http' | 'https'): Attributes {
+  const attrs: Attributes = {};
+  const rawMethod = req.method;
+  const method = normaliseMethod(rawMethod);
+  attrs['http.request.method'] = method;
+  if (method === '_OTHER' && typeof rawMethod === 'string') attrs['http.request.method_original'] = rawMethod;
+  const socket = req.socket;
+  const scheme = socket != null && socket.encrypted === true ? 'https' : defaultScheme;
+  attrs['url.scheme'] = scheme;
+  const target = typeof req.url === 'string' ? req.url : '/';
+  const { path, query } = splitTarget(target);
+  attrs['url.path'] = path;
+  if (query !== undefined && query !== '') attrs['url.query'] = redactQuery(query);
+  const headers = req.headers;
+  const host = parseHostHeader(typeof headers.host === 'string' ? headers.host : undefined);
+  if (host !== undefined) {
+    attrs['server.address'] = host.address;
+    const port = host.port ?? (socket != null && typeof socket.localPort === 'number' ? socket.localPort : undefined);
+    if (port !== undefined) attrs['server.port'] = port;
+  }
+  const peer = socket != null ? socket.remoteAddress : undefined;
+  const client = forwardedClientAddress(headers) ?? peer;
+  if (client !== undefined) attrs['client.address'] = client;
+  if (peer !== undefined) {
+    attrs['network.peer.address'] = peer;
+    if (socket != null && typeof socket.remotePort === 'number') attrs['network.peer.port'] = socket.remotePort;
+  }
+  if (typeof req.httpVersion === 'string') attrs['network.protocol.version'] = req.httpVersion;
+  const ua = headers['user-agent'];
+  if (typeof ua === 'string') attrs['user_agent.original'] = ua;
+  const length = headers['content-length'];
+  if (typeof length === 'string') {
+    const n = Number(length);
+    if (Number.isSafeInteger(n) && n >= 0) attrs['http.request.body.size'] = n;
+  }
+  return attrs;
+}
+
+/** Server spans are errors only for 5xx (http-spans.md, "Status"): a 4xx is the client's mistake. */
+export function isServerError(status: number): boolean {
+  return status >= 500;
+}
+
+/** Client spans are errors for 4xx and 5xx. */
+export function isClientError(status: number): boolean {
+  return status >= 400;
+}
+
+export interface ClientRequestLike {
+  method?: string;
+  protocol?: string;
+  host?: string;
+  path?: string;
+  getHeader(name: string): unknown;
+}
+
+/** The attributes of a client span, read from the ClientRequest Node built (whatever form the call took). */
+export function clientRequestAttributes(req: ClientRequestLike, defaultScheme: 'http' | 'https'): Attributes {
+  const attrs: Attributes = {};
+  const method = normaliseMethod(req.method);
+  attrs['http.request.method'] = method;
+  if (method === '_OTHER' && typeof req.method === 'string') attrs['http.request.method_original'] = req.method;
+  const scheme = req.protocol === 'https:' ? 'https' : req.protocol === 'http:' ? 'http' : defaultScheme;
+  const hostHeader = req.getHeader('host');
+  const host = parseHostHeader(typeof hostHeader === 'string' ? hostHeader : undefined);
+  const address = host?.address ?? (typeof req.host === 'string' ? req.host : 'localhost');
+  const port = host?.port ?? (scheme === 'https' ? 443 : 80);
+  attrs['server.address'] = address;
+  attrs['server.port'] = port;
+  const authority = typeof hostHeader === 'string' && hostHeader !== '' ? hostHeader : address.includes(':') ? `[${address}]` : address;
+  attrs['url.full'] = fullUrl(scheme, authority, typeof req.path === 'string' ? req.path : '/');
+  return attrs;
+}

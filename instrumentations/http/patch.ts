@@ -1,0 +1,329 @@
+/**
+ * Wrapping for http and https.
+ *
+ * Server: `Server#emit('request')` extracts the incoming context, starts the SERVER span and runs the
+ * application's handler in it. Node runs the listeners an application adds to `req` / `res` in the socket's
+ * context, not the handler's, so the `emit` of IncomingMessage and ServerResponse is wrapped once on their
+ * prototypes: for a tracked request or response it runs the listeners in the span's context, and on `finish` /
+ * `close` ends the span. No listener is added to the application's objects and nothing is allocated per event.
+ *
+ * Client: `request()` lets Node build the ClientRequest from whatever arguments it got, then starts the CLIENT
+ * span from it and injects the context into its headers (they are not sent before the first write). `get()` is
+ * `request()` + `end()`, as in Node. The span ends on the response's `end`, or on an error or early close, seen
+ * through the same prototype `emit` wrappers.
+ */
+import type { Context, Span } from '../../src/api/types';
+import { SpanKind } from '../../src/api/types';
+import { isTracingSuppressed, ROOT_CONTEXT, setSpan, suppressTracing } from '../../src/context/context';
+import { contextManager } from '../../src/context/global';
+import { registerServerSpan, type ServerSpanEntry } from '../../src/instrumentation/http-server-spans';
+import * as runtime from '../../src/instrumentation/runtime';
+import { getConfig, getPropagator, reportInstrumentationError, tracerGetter } from '../../src/instrumentation/runtime';
+import type { ModuleInfo, Patcher } from '../../src/instrumentation/types';
+import { unwrapMethod, wrapMethod } from '../../src/instrumentation/wrap';
+import { exceptionType } from '../../src/trace/span';
+import {
+  clientRequestAttributes,
+  headerValues,
+  isClientError,
+  isServerError,
+  normaliseMethod,
+  serverRequestAttributes,
+  spanNameForMethod,
+} from './attributes';
+
+const getTracer = tracerGetter('http');
+
+interface ClientEntry {
+  span: Span;
+  /** The response, once it arrived. */
+  response: object | undefined;
+  ended: boolean;
+}
+
+/** Server entries (keyed by both req and res) and client entries (keyed by the ClientRequest and its response). */
+const tracked = new WeakMap<object, ServerSpanEntry | ClientEntry>();
+
+const headerGetter = {
+  keys(carrier: Record<string, unknown>): string[] {
+    return Object.keys(carrier);
+  },
+  get(carrier: Record<string, string | string[] | undefined>, key: string): string | string[] | undefined {
+    return carrier[key];
+  },
+};
+
+const requestHeaderSetter = {
+  set(req: { setHeader(name: string, value: string): void }, key: string, value: string): void {
+    req.setHeader(key, value);
+  },
+};
+
+/** OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS: exact paths, or prefixes written with a trailing `*`. */
+function isExcluded(url: string | undefined, patterns: readonly string[]): boolean {
+  if (patterns.length === 0 || typeof url !== 'string') return false;
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  for (let i = 0; i < patterns.length; i++) {
+    const p = patterns[i];
+    if (p.endsWith('*') ? path.startsWith(p.slice(0, -1)) : path === p) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Server
+
+function startServerSpan(req: any, res: any, scheme: 'http' | 'https'): Context | undefined {
+  const active = contextManager.active();
+  if (isTracingSuppressed(active)) return undefined;
+  const config = getConfig();
+  // An excluded path (a health check) gets no span, and neither does anything it calls.
+  if (isExcluded(req.url, config.http.serverExcludedPaths)) return suppressTracing(active);
+  const parentContext = getPropagator().extract(ROOT_CONTEXT, req.headers, headerGetter);
+  const attributes = serverRequestAttributes(req, scheme);
+  const method = attributes['http.request.method'] as string;
+  const span = getTracer().start(spanNameForMethod(method), SpanKind.SERVER, parentContext, attributes);
+  const captured = config.http.serverRequestHeaders;
+  for (let i = 0; i < captured.length; i++) {
+    const values = headerValues(req.headers[captured[i]]);
+    if (values !== undefined) span.setAttribute('http.request.header.' + captured[i], values);
+  }
+  const context = setSpan(parentContext, span);
+  const entry: ServerSpanEntry = { span, context, method, route: undefined, ended: false };
+  tracked.set(req, entry);
+  tracked.set(res, entry);
+  registerServerSpan(req, entry);
+  return context;
+}
+
+function endServerSpan(entry: ServerSpanEntry, res: any, event: string): void {
+  entry.ended = true;
+  const span = entry.span;
+  const status = res.statusCode;
+  if (event === 'finish' || res.headersSent) {
+    if (typeof status === 'number') {
+      span.setAttribute('http.response.status_code', status);
+      if (isServerError(status)) {
+        // error.type on the span, as http-spans.md asks (the OpenTelemetry JS agent sets it on the metric only).
+        if ((span as any).attributes?.['error.type'] === undefined) span.setAttribute('error.type', String(status));
+        span.setStatus({ code: 2 });
+      }
+    }
+    const length = res.getHeader('content-length');
+    if (length !== undefined) {
+      const n = Number(length);
+      if (Number.isSafeInteger(n) && n >= 0) span.setAttribute('http.response.body.size', n);
+    }
+    const captured = getConfig().http.serverResponseHeaders;
+    for (let i = 0; i < captured.length; i++) {
+      const values = headerValues(res.getHeader(captured[i]));
+      if (values !== undefined) span.setAttribute('http.response.header.' + captured[i], values);
+    }
+  } else {
+    // The connection closed before a response was sent: the client went away.
+    span.setAttribute('error.type', 'aborted');
+    span.setStatus({ code: 2, message: 'connection closed before the response was sent' });
+  }
+  span.end();
+}
+
+function makeServerEmit(original: (...args: any[]) => boolean, scheme: 'http' | 'https') {
+  return function emit(this: unknown, event: string | symbol, req: any, res: any): boolean {
+    if (event !== 'request' || !runtime.tracingEnabled) return original.apply(this, arguments as any);
+    let context: Context | undefined;
+    try {
+      context = startServerSpan(req, res, scheme);
+    } catch (err) {
+      reportInstrumentationError('http', 'the server span', err);
+    }
+    if (context === undefined) return original.apply(this, arguments as any);
+    return contextManager.run(context, original, this, arguments) as boolean;
+  };
+}
+
+/** ServerResponse#emit: listeners in the span's context; the span ends on finish or close. */
+function makeResponseEmit(original: (...args: any[]) => boolean) {
+  return function emit(this: any, event: string | symbol): boolean {
+    const entry = tracked.get(this) as ServerSpanEntry | undefined;
+    if (entry === undefined) return original.apply(this, arguments as any);
+    if ((event === 'finish' || event === 'close') && !entry.ended) {
+      try {
+        endServerSpan(entry, this, event);
+      } catch (err) {
+        reportInstrumentationError('http', 'ending the server span', err);
+      }
+    }
+    return contextManager.run(entry.context, original, this, arguments) as boolean;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Client
+
+function endClientSpan(entry: ClientEntry, error: unknown, errorType: string | undefined): void {
+  if (entry.ended) return;
+  entry.ended = true;
+  const span = entry.span;
+  if (error !== undefined) {
+    span.recordException(error);
+    span.setAttribute('error.type', exceptionType(error) ?? errorType ?? '_OTHER');
+    span.setStatus({ code: 2, message: error instanceof Error ? error.message : String(error) });
+  } else if (errorType !== undefined) {
+    span.setAttribute('error.type', errorType);
+    span.setStatus({ code: 2 });
+  }
+  span.end();
+}
+
+function onClientResponse(entry: ClientEntry, res: any): void {
+  entry.response = res;
+  tracked.set(res, entry);
+  const span = entry.span;
+  const status = res.statusCode;
+  if (typeof status === 'number') {
+    span.setAttribute('http.response.status_code', status);
+    if (isClientError(status)) {
+      span.setAttribute('error.type', String(status));
+      span.setStatus({ code: 2 });
+    }
+  }
+  if (typeof res.httpVersion === 'string') span.setAttribute('network.protocol.version', res.httpVersion);
+  const length = res.headers?.['content-length'];
+  if (typeof length === 'string') {
+    const n = Number(length);
+    if (Number.isSafeInteger(n) && n >= 0) span.setAttribute('http.response.body.size', n);
+  }
+  const captured = getConfig().http.clientResponseHeaders;
+  for (let i = 0; i < captured.length; i++) {
+    const values = headerValues(res.headers?.[captured[i]]);
+    if (values !== undefined) span.setAttribute('http.response.header.' + captured[i], values);
+  }
+  const socket = res.socket;
+  if (socket != null && typeof socket.remoteAddress === 'string') {
+    span.setAttribute('network.peer.address', socket.remoteAddress);
+    if (typeof socket.remotePort === 'number') span.setAttribute('network.peer.port', socket.remotePort);
+  }
+}
+
+/** ClientRequest#emit: response, error and early close end or feed the client span. */
+function makeClientRequestEmit(original: (...args: any[]) => boolean) {
+  return function emit(this: any, event: string | symbol, arg: any): boolean {
+    const entry = tracked.get(this) as ClientEntry | undefined;
+    if (entry !== undefined && !entry.ended) {
+      try {
+        if (event === 'response') onClientResponse(entry, arg);
+        else if (event === 'error') endClientSpan(entry, arg, undefined);
+        else if (event === 'close' && entry.response === undefined) endClientSpan(entry, undefined, 'aborted');
+      } catch (err) {
+        reportInstrumentationError('http', 'the client span', err);
+      }
+    }
+    return original.apply(this, arguments as any);
+  };
+}
+
+/**
+ * IncomingMessage#emit. For a server request: listeners run in the span's context. For a client response: the
+ * span ends on `end`, or on an error or close before it.
+ */
+function makeIncomingEmit(original: (...args: any[]) => boolean) {
+  return function emit(this: any, event: string | symbol, arg: any): boolean {
+    const entry = tracked.get(this);
+    if (entry === undefined) return original.apply(this, arguments as any);
+    if ('context' in entry) return contextManager.run(entry.context, original, this, arguments) as boolean;
+    if (!entry.ended) {
+      try {
+        if (event === 'end') endClientSpan(entry, undefined, undefined);
+        else if (event === 'error') endClientSpan(entry, arg, undefined);
+        else if (event === 'aborted' || event === 'close') endClientSpan(entry, undefined, 'aborted');
+      } catch (err) {
+        reportInstrumentationError('http', 'the client span', err);
+      }
+    }
+    return original.apply(this, arguments as any);
+  };
+}
+
+function startClientSpan(req: any, scheme: 'http' | 'https', parent: Context): void {
+  const attributes = clientRequestAttributes(req, scheme);
+  const span = getTracer().start(spanNameForMethod(attributes['http.request.method'] as string), SpanKind.CLIENT, parent, attributes);
+  const captured = getConfig().http.clientRequestHeaders;
+  for (let i = 0; i < captured.length; i++) {
+    const values = headerValues(req.getHeader(captured[i]));
+    if (values !== undefined) span.setAttribute('http.request.header.' + captured[i], values);
+  }
+  tracked.set(req, { span, response: undefined, ended: false });
+  // Headers are rendered at the first write or end, after this returns; a request built with raw array
+  // headers (or Expect: 100-continue) has them rendered already and cannot carry the context.
+  if (req._header == null && req.headersSent !== true) {
+    getPropagator().inject(setSpan(parent, span), req, requestHeaderSetter);
+  }
+}
+
+function makeRequest(original: (...args: any[]) => any, scheme: 'http' | 'https') {
+  return function request(this: unknown): any {
+    if (!runtime.tracingEnabled) return original.apply(this, arguments as any);
+    const parent = contextManager.active();
+    if (isTracingSuppressed(parent)) return original.apply(this, arguments as any);
+    const req = original.apply(this, arguments as any);
+    try {
+      startClientSpan(req, scheme, parent);
+    } catch (err) {
+      reportInstrumentationError('http', 'the client span', err);
+    }
+    return req;
+  };
+}
+
+/** Node's get(): request() then end(), through the wrapped request so the context goes into the headers. */
+function makeGet(exportsObject: any) {
+  return function (original: (...args: any[]) => any) {
+    return function get(this: unknown): any {
+      if (!runtime.tracingEnabled) return original.apply(this, arguments as any);
+      const req = exportsObject.request.apply(this, arguments as any);
+      req.end();
+      return req;
+    };
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Patchers
+
+/** The prototypes shared by http and https (IncomingMessage, ServerResponse, ClientRequest): wrapped once. */
+function patchShared(http: any): void {
+  wrapMethod(http.IncomingMessage?.prototype, 'emit', makeIncomingEmit);
+  wrapMethod(http.ServerResponse?.prototype, 'emit', makeResponseEmit);
+  wrapMethod(http.ClientRequest?.prototype, 'emit', makeClientRequestEmit);
+}
+
+function unpatchShared(http: any): void {
+  unwrapMethod(http.IncomingMessage?.prototype, 'emit');
+  unwrapMethod(http.ServerResponse?.prototype, 'emit');
+  unwrapMethod(http.ClientRequest?.prototype, 'emit');
+}
+
+function makePatcher(scheme: 'http' | 'https'): Patcher {
+  return {
+    patch(exportsObject: any, _info: ModuleInfo) {
+      // https does not export the shared classes; they are the same objects as http's.
+      patchShared(scheme === 'http' ? exportsObject : require('node:http'));
+      wrapMethod(exportsObject.Server?.prototype, 'emit', (original) => makeServerEmit(original, scheme));
+      wrapMethod(exportsObject, 'request', (original) => makeRequest(original, scheme));
+      wrapMethod(exportsObject, 'get', makeGet(exportsObject));
+    },
+    unpatch(exportsObject: any) {
+      unwrapMethod(exportsObject.Server?.prototype, 'emit');
+      unwrapMethod(exportsObject, 'request');
+      unwrapMethod(exportsObject, 'get');
+      if (scheme === 'http') unpatchShared(exportsObject);
+    },
+  };
+}
+
+export const httpPatcher = makePatcher('http');
+export const httpsPatcher = makePatcher('https');
+
+/** For tests: the method normalisation used for span names. */
+export { normaliseMethod };

@@ -1,0 +1,203 @@
+import { describe, expect, it } from 'vitest';
+import { readConfig } from '../../src/config';
+
+const read = (env: Record<string, string>) => readConfig(env);
+
+describe('configuration defaults', () => {
+  it('match the OpenTelemetry environment-variable specification', () => {
+    const { config, warnings } = read({});
+    expect(warnings).toEqual([]);
+    expect(config.sdkDisabled).toBe(false);
+    expect(config.logLevelName).toBe('warn');
+    expect(config.tracesExporters).toEqual(['otlp']);
+    expect(config.sampler).toBe('parentbased_always_on');
+    expect(config.propagators).toEqual(['tracecontext', 'baggage']);
+    expect(config.batch).toEqual({ scheduleDelayMillis: 5000, maxQueueSize: 2048, maxExportBatchSize: 512, exportTimeoutMillis: 30000 });
+    expect(config.spanLimits).toEqual({
+      attributeCountLimit: 128,
+      attributeValueLengthLimit: Infinity,
+      eventCountLimit: 128,
+      linkCountLimit: 128,
+      attributePerEventCountLimit: 128,
+      attributePerLinkCountLimit: 128,
+    });
+    expect(config.otlp).toMatchObject({
+      protocol: 'http/protobuf',
+      endpoint: 'http://localhost:4318/v1/traces',
+      headers: {},
+      timeoutMillis: 10000,
+      compression: 'none',
+      insecure: false,
+    });
+    expect(config.resourceDetectors).toEqual(['env', 'host', 'os', 'process', 'package']);
+    expect(config.exitFlushTimeoutMillis).toBe(1000);
+  });
+});
+
+describe('configuration values', () => {
+  it('reads valid values of every kind', () => {
+    const { config, warnings } = read({
+      OTEL_SDK_DISABLED: 'TRUE',
+      OTEL_LOG_LEVEL: 'Debug',
+      OTEL_SERVICE_NAME: 'checkout',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,team=a%20b%2Cc',
+      OTEL_TRACES_EXPORTER: 'console,otlp,console',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+      OTEL_PROPAGATORS: 'b3multi, tracecontext ,b3',
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+      OTEL_BSP_MAX_QUEUE_SIZE: '100',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '10',
+      OTEL_BSP_EXPORT_TIMEOUT: '1000',
+      OTEL_ATTRIBUTE_COUNT_LIMIT: '10',
+      OTEL_SPAN_EVENT_COUNT_LIMIT: '5',
+      OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '64',
+      OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '20',
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http, PG',
+      OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg',
+    });
+    expect(warnings).toEqual([]);
+    expect(config.sdkDisabled).toBe(true);
+    expect(config.logLevelName).toBe('debug');
+    expect(config.serviceName).toBe('checkout');
+    expect(config.resourceAttributes).toEqual([
+      ['deployment.environment.name', 'prod'],
+      ['team', 'a b,c'],
+    ]);
+    expect(config.tracesExporters).toEqual(['console', 'otlp']);
+    expect(config.sampler).toBe('parentbased_traceidratio');
+    expect(config.samplerRatio).toBe(0.25);
+    expect(config.propagators).toEqual(['b3multi', 'tracecontext', 'b3']);
+    expect(config.batch).toEqual({ scheduleDelayMillis: 200, maxQueueSize: 100, maxExportBatchSize: 10, exportTimeoutMillis: 1000 });
+    expect(config.spanLimits.attributeCountLimit).toBe(20);
+    expect(config.spanLimits.attributeValueLengthLimit).toBe(64);
+    expect(config.spanLimits.eventCountLimit).toBe(5);
+    expect(config.spanLimits.attributePerEventCountLimit).toBe(128);
+    expect(config.enabledInstrumentations).toEqual(['http', 'pg']);
+    expect(config.disabledInstrumentations).toEqual(['pg']);
+  });
+
+  it('resolves OTLP endpoints: the general one gets /v1/traces, the TRACES one is used as given', () => {
+    expect(read({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).config.otlp.endpoint).toBe('http://collector:4318/v1/traces');
+    expect(read({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://x.example/otlp/' }).config.otlp.endpoint).toBe('https://x.example/otlp/v1/traces');
+    expect(
+      read({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:9999/custom' }).config.otlp.endpoint,
+    ).toBe('http://b:9999/custom');
+    expect(read({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).config.otlp.endpoint).toBe('http://localhost:4317');
+    expect(read({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' }).config.otlp.endpoint).toBe('https://collector:4317');
+    expect(
+      read({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317', OTEL_EXPORTER_OTLP_INSECURE: 'true' }).config.otlp.endpoint,
+    ).toBe('http://collector:4317');
+    expect(read({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).config.otlp.protocol).toBe('http/json');
+  });
+
+  it('merges OTLP headers with the TRACES ones winning per key, percent-decoded', () => {
+    const { config, warnings } = read({
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=general,x-team=a%3Db',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'API-Key=traces',
+    });
+    expect(warnings).toEqual([]);
+    expect(config.otlp.headers).toEqual({ 'api-key': 'traces', 'x-team': 'a=b' });
+  });
+});
+
+/**
+ * Every variable given garbage: one warning that names the variable, the value and the fallback, and the
+ * fallback is what is used.
+ */
+const GARBAGE: Array<[string, string, (c: ReturnType<typeof read>['config']) => unknown, unknown]> = [
+  ['OTEL_SDK_DISABLED', 'yes please', (c) => c.sdkDisabled, false],
+  ['OTEL_LOG_LEVEL', 'loud', (c) => c.logLevelName, 'warn'],
+  ['OTEL_TRACES_SAMPLER', 'sometimes', (c) => c.sampler, 'parentbased_always_on'],
+  ['OTEL_BSP_SCHEDULE_DELAY', '-5', (c) => c.batch.scheduleDelayMillis, 5000],
+  ['OTEL_BSP_SCHEDULE_DELAY', '0', (c) => c.batch.scheduleDelayMillis, 5000],
+  ['OTEL_BSP_MAX_QUEUE_SIZE', 'lots', (c) => c.batch.maxQueueSize, 2048],
+  ['OTEL_BSP_MAX_QUEUE_SIZE', '1e99', (c) => c.batch.maxQueueSize, 2048],
+  ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '2.5', (c) => c.batch.maxExportBatchSize, 512],
+  ['OTEL_BSP_EXPORT_TIMEOUT', '99999999999999999999', (c) => c.batch.exportTimeoutMillis, 30000],
+  ['OTEL_ATTRIBUTE_COUNT_LIMIT', '-1', (c) => c.spanLimits.attributeCountLimit, 128],
+  ['OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'long', (c) => c.spanLimits.attributeValueLengthLimit, Infinity],
+  ['OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'x', (c) => c.spanLimits.attributeCountLimit, 128],
+  ['OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', '-3', (c) => c.spanLimits.attributeValueLengthLimit, Infinity],
+  ['OTEL_SPAN_EVENT_COUNT_LIMIT', 'NaN', (c) => c.spanLimits.eventCountLimit, 128],
+  ['OTEL_SPAN_LINK_COUNT_LIMIT', '1.5', (c) => c.spanLimits.linkCountLimit, 128],
+  ['OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 'many', (c) => c.spanLimits.attributePerEventCountLimit, 128],
+  ['OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', '-', (c) => c.spanLimits.attributePerLinkCountLimit, 128],
+  ['OTEL_EXPORTER_OTLP_PROTOCOL', 'carrier-pigeon', (c) => c.otlp.protocol, 'http/protobuf'],
+  ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'udp', (c) => c.otlp.protocol, 'http/protobuf'],
+  ['OTEL_EXPORTER_OTLP_ENDPOINT', 'not a url', (c) => c.otlp.endpoint, 'http://localhost:4318/v1/traces'],
+  ['OTEL_EXPORTER_OTLP_ENDPOINT', 'ftp://collector', (c) => c.otlp.endpoint, 'http://localhost:4318/v1/traces'],
+  ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', '::::', (c) => c.otlp.endpoint, 'http://localhost:4318/v1/traces'],
+  ['OTEL_EXPORTER_OTLP_TIMEOUT', 'soon', (c) => c.otlp.timeoutMillis, 10000],
+  ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', '0', (c) => c.otlp.timeoutMillis, 10000],
+  ['OTEL_EXPORTER_OTLP_COMPRESSION', 'zstd', (c) => c.otlp.compression, 'none'],
+  ['OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'brotli', (c) => c.otlp.compression, 'none'],
+  ['OTEL_EXPORTER_OTLP_INSECURE', 'maybe', (c) => c.otlp.insecure, false],
+  ['OTEL_EXPORTER_OTLP_HEADERS', 'no-equals-sign', (c) => c.otlp.headers, {}],
+  ['OTEL_EXPORTER_OTLP_HEADERS', 'bad%zzkey=v', (c) => c.otlp.headers, {}],
+  ['OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'bad header=v', (c) => c.otlp.headers, {}],
+  ['OTEL_RESOURCE_ATTRIBUTES', '=novalue,broken', (c) => c.resourceAttributes, []],
+  ['OTEL_TRACES_EXPORTER', 'zipkin', (c) => c.tracesExporters, ['otlp']],
+  ['OTEL_PROPAGATORS', 'xray', (c) => c.propagators, ['tracecontext', 'baggage']],
+  ['OTEL_NODE_RESOURCE_DETECTORS', 'gcp', (c) => c.resourceDetectors, ['env', 'host', 'os', 'process', 'package']],
+  ['OTEL_NODE_RESOURCE_PROCESS_COMMAND_ARGS', '1', (c) => c.resourceProcessCommandArgs, false],
+  ['OTEL_INSTRUMENTATION_EXPRESS_MIDDLEWARE_SPANS', 'some', (c) => c.expressMiddlewareSpans, true],
+  ['OTEL_INSTRUMENTATION_COMMON_DB_STATEMENT_SANITIZER_ENABLED', 'nah', (c) => c.dbStatementSanitizer, true],
+  ['OTEL_INSTRUMENTATION_PG_REQUIRE_PARENT_SPAN', 'y', (c) => c.pgRequireParentSpan, false],
+  ['OTEL_INSTRUMENTATION_PG_SQLCOMMENTER_ENABLED', 'on', (c) => c.pgSqlcommenter, false],
+  ['OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT', 'everything', (c) => c.redisQueryText, 'sanitized'],
+  ['OTEL_NODE_EXIT_FLUSH_TIMEOUT', '-1', (c) => c.exitFlushTimeoutMillis, 1000],
+  ['OTEL_NODE_SHUTDOWN_TIMEOUT', 'forever', (c) => c.shutdownTimeoutMillis, 5000],
+  ['OTEL_NODE_ESM_HOOK', 'auto-ish', (c) => c.esmHook, false],
+];
+
+describe('configuration given garbage', () => {
+  for (const [name, value, get, fallback] of GARBAGE) {
+    it(`${name}=${JSON.stringify(value)} warns once and falls back`, () => {
+      const { config, warnings } = read({ [name]: value });
+      expect(get(config)).toEqual(fallback);
+      expect(warnings.length).toBeGreaterThanOrEqual(1);
+      expect(warnings.length).toBeLessThanOrEqual(2);
+      expect(warnings.join('\n')).toContain(name);
+    });
+  }
+
+  it('treats empty and blank values as unset, without warnings', () => {
+    const env: Record<string, string> = {};
+    for (const [name] of GARBAGE) env[name] = '  ';
+    const { config, warnings } = read(env);
+    expect(warnings).toEqual([]);
+    expect(config).toEqual(read({}).config);
+  });
+
+  it('a missing or out-of-range sampler ratio warns and samples everything', () => {
+    for (const arg of [undefined, '1.5', '-0.1', 'half']) {
+      const env: Record<string, string> = { OTEL_TRACES_SAMPLER: 'traceidratio' };
+      if (arg !== undefined) env.OTEL_TRACES_SAMPLER_ARG = arg;
+      const { config, warnings } = read(env);
+      expect(config.samplerRatio).toBe(1);
+      expect(warnings.join()).toMatch(/OTEL_TRACES_SAMPLER_ARG/);
+    }
+  });
+
+  it('clamps a batch size larger than the queue to the queue size', () => {
+    const { config, warnings } = read({ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '500' });
+    expect(config.batch.maxExportBatchSize).toBe(100);
+    expect(warnings.join()).toContain('OTEL_BSP_MAX_EXPORT_BATCH_SIZE');
+  });
+
+  it('"none" alone empties a list; with other values it is ignored with a warning', () => {
+    expect(read({ OTEL_TRACES_EXPORTER: 'none' }).config.tracesExporters).toEqual([]);
+    expect(read({ OTEL_PROPAGATORS: 'none' }).config.propagators).toEqual([]);
+    const mixed = read({ OTEL_PROPAGATORS: 'none,b3' });
+    expect(mixed.config.propagators).toEqual(['b3']);
+    expect(mixed.warnings.join()).toContain('"none"');
+  });
+
+  it('never throws, whatever the environment holds', () => {
+    const weird = ['\u0000', '\uffff'.repeat(10000), '%', '=,=,=', '9'.repeat(400), '-0', ' , , ', 'true,false'];
+    for (const [name] of GARBAGE) {
+      for (const value of weird) expect(() => read({ [name]: value })).not.toThrow();
+    }
+  });
+});

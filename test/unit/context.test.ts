@@ -1,0 +1,106 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import {
+  createContextKey,
+  getSpan,
+  isTracingSuppressed,
+  ROOT_CONTEXT,
+  setSpan,
+  SPAN_KEY,
+  suppressTracing,
+} from '../../src/context/context';
+import { AsyncLocalStorageContextManager } from '../../src/context/context-manager';
+import { NonRecordingSpan } from '../../src/trace/span';
+
+const A = createContextKey('test a');
+const B = createContextKey('test b');
+
+describe('Context', () => {
+  it('is immutable: setValue returns a new context and leaves the old one unchanged', () => {
+    const one = ROOT_CONTEXT.setValue(A, 1);
+    const two = one.setValue(A, 2).setValue(B, 'b');
+    expect(ROOT_CONTEXT.getValue(A)).toBeUndefined();
+    expect(one.getValue(A)).toBe(1);
+    expect(one.getValue(B)).toBeUndefined();
+    expect(two.getValue(A)).toBe(2);
+    expect(two.getValue(B)).toBe('b');
+  });
+
+  it('deleteValue hides a key without touching the parent', () => {
+    const one = ROOT_CONTEXT.setValue(A, 1).setValue(B, 2);
+    const deleted = one.deleteValue(A);
+    expect(deleted.getValue(A)).toBeUndefined();
+    expect(deleted.getValue(B)).toBe(2);
+    expect(one.getValue(A)).toBe(1);
+  });
+
+  it('keeps every live value when a deep chain is flattened', () => {
+    const keys = Array.from({ length: 20 }, (_, i) => createContextKey(`deep ${i}`));
+    let ctx = ROOT_CONTEXT;
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < keys.length; i++) ctx = ctx.setValue(keys[i], `${round}:${i}`);
+    }
+    ctx = ctx.deleteValue(keys[3]);
+    for (let i = 0; i < keys.length; i++) expect(ctx.getValue(keys[i])).toBe(i === 3 ? undefined : `2:${i}`);
+  });
+
+  it('uses the same span and suppression keys as @opentelemetry/api and @opentelemetry/core', () => {
+    expect(SPAN_KEY).toBe(Symbol.for('OpenTelemetry Context Key SPAN'));
+    const span = new NonRecordingSpan({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1 });
+    expect(getSpan(setSpan(ROOT_CONTEXT, span))).toBe(span);
+    expect(isTracingSuppressed(ROOT_CONTEXT)).toBe(false);
+    expect(isTracingSuppressed(suppressTracing(ROOT_CONTEXT))).toBe(true);
+    expect(suppressTracing(ROOT_CONTEXT).getValue(Symbol.for('OpenTelemetry SDK Context Key SUPPRESS_TRACING'))).toBe(true);
+  });
+});
+
+describe('AsyncLocalStorageContextManager', () => {
+  const manager = new AsyncLocalStorageContextManager();
+  const ctx = ROOT_CONTEXT.setValue(A, 'inside');
+
+  it('with() makes a context active for the call and its async continuations, passing this and arguments', async () => {
+    expect(manager.active()).toBe(ROOT_CONTEXT);
+    const self = { name: 'self' };
+    const result = await manager.with(
+      ctx,
+      async function (this: typeof self, x: number, y: number) {
+        expect(this).toBe(self);
+        await new Promise((r) => setTimeout(r, 1));
+        expect(manager.active().getValue(A)).toBe('inside');
+        return x + y;
+      },
+      self,
+      2,
+      3,
+    );
+    expect(result).toBe(5);
+    expect(manager.active()).toBe(ROOT_CONTEXT);
+  });
+
+  it('bind() on a function runs it in the bound context and keeps its name and length', () => {
+    function handler(a: number, b: number) {
+      return [manager.active().getValue(A), a + b];
+    }
+    const bound = manager.bind(ctx, handler);
+    expect(bound.name).toBe('handler');
+    expect(bound.length).toBe(2);
+    expect(bound(1, 2)).toEqual(['inside', 3]);
+  });
+
+  it('bind() on an EventEmitter runs listeners in the bound context, and removeListener still works', () => {
+    const emitter = new EventEmitter();
+    manager.bind(ctx, emitter);
+    const seen: unknown[] = [];
+    const listener = () => seen.push(manager.active().getValue(A));
+    emitter.on('x', listener);
+    emitter.once('y', listener);
+    emitter.emit('x');
+    emitter.emit('y');
+    emitter.emit('y');
+    emitter.removeListener('x', listener);
+    emitter.emit('x');
+    expect(seen).toEqual(['inside', 'inside']);
+    expect(emitter.listenerCount('x')).toBe(0);
+    expect(Object.keys(emitter)).not.toContain('on');
+  });
+});
