@@ -33,29 +33,26 @@ export class W3CTraceState implements TraceState {
   }
 
   /**
-   * Parses a header value (several header lines joined by commas, as HTTP allows). Empty members are skipped;
-   * an invalid member is dropped and the others kept, so one vendor's bad entry does not erase the rest; a
-   * repeated key keeps its first occurrence. More than 32 members is not a valid header: the whole value is
-   * discarded (§3.3.1.1).
+   * Parses a header value (several header lines joined by commas, as HTTP allows). Empty members are allowed
+   * and skipped. A header with an invalid member, a repeated key, or more than 32 members is not a valid
+   * tracestate and is discarded whole (§3.3.1.1, §3.3.1.3; the W3C test suite expects exactly this), so a
+   * broken value is never propagated half-mended.
    */
   static parse(header: string | undefined): W3CTraceState | undefined {
     if (typeof header !== 'string') return undefined;
     const members: Array<[string, string]> = [];
     const parts = header.split(',');
-    let count = 0;
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i].trim();
       if (part === '') continue;
-      count++;
-      if (count > MAX_TRACE_STATE_MEMBERS) return undefined;
+      if (members.length === MAX_TRACE_STATE_MEMBERS) return undefined;
       const eq = part.indexOf('=');
-      if (eq <= 0) continue;
+      if (eq <= 0) return undefined;
       const key = part.slice(0, eq);
       const value = part.slice(eq + 1);
-      if (!KEY_RE.test(key) || !VALUE_RE.test(value)) continue;
-      let duplicate = false;
-      for (let j = 0; j < members.length; j++) if (members[j][0] === key) duplicate = true;
-      if (!duplicate) members.push([key, value]);
+      if (!KEY_RE.test(key) || !VALUE_RE.test(value)) return undefined;
+      for (let j = 0; j < members.length; j++) if (members[j][0] === key) return undefined;
+      members.push([key, value]);
     }
     return new W3CTraceState(members);
   }
