@@ -110,11 +110,10 @@ function endServerSpan(entry: ServerSpanEntry, res: any, event: string): void {
         span.setStatus({ code: 2 });
       }
     }
+    // An explicit Content-Length, else the length Node computed for a body given whole to end().
     const length = res.getHeader('content-length');
-    if (length !== undefined) {
-      const n = Number(length);
-      if (Number.isSafeInteger(n) && n >= 0) span.setAttribute('http.response.body.size', n);
-    }
+    const n = length !== undefined ? Number(length) : res._contentLength;
+    if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) span.setAttribute('http.response.body.size', n);
     const captured = getConfig().http.serverResponseHeaders;
     for (let i = 0; i < captured.length; i++) {
       const values = headerValues(res.getHeader(captured[i]));

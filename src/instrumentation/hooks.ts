@@ -70,6 +70,7 @@ export class InstrumentationHooks {
   private readonly _applied: Applied[] = [];
   private _ritm: { unhook(): void } | undefined;
   private _iitm: { unhook(): void } | undefined;
+  private _stops: Array<() => void> = [];
   private _semverSatisfies: ((version: string, range: string, options?: object) => boolean) | undefined;
 
   constructor(readonly definitions: readonly InstrumentationDefinition[]) {
@@ -111,6 +112,14 @@ export class InstrumentationHooks {
 
   enable(options: HookOptions): void {
     this._warnAlreadyLoaded();
+    for (const definition of this.definitions) {
+      if (definition.start === undefined) continue;
+      try {
+        this._stops.push(definition.start());
+      } catch (err) {
+        diag.error(`the ${definition.name} instrumentation could not start; it is off`, err);
+      }
+    }
     const names = this.hookNames;
     try {
       const { Hook } = require('require-in-the-middle') as typeof import('require-in-the-middle');
@@ -141,6 +150,13 @@ export class InstrumentationHooks {
       diag.debug('unhooking failed', err);
     }
     this._ritm = this._iitm = undefined;
+    for (const stop of this._stops.splice(0)) {
+      try {
+        stop();
+      } catch (err) {
+        diag.debug('stopping an instrumentation failed', err);
+      }
+    }
     for (const applied of this._applied.splice(0).reverse()) {
       try {
         applied.entry.patcher?.unpatch(applied.target, applied.info);

@@ -6,8 +6,9 @@ import type { AgentConfig } from '../config';
 import { diag } from '../diag/logger';
 import type { InstrumentationDefinition } from './types';
 import { httpInstrumentation } from '../../instrumentations/http';
+import { fetchInstrumentation } from '../../instrumentations/fetch';
 
-export const ALL_INSTRUMENTATIONS: readonly InstrumentationDefinition[] = [httpInstrumentation];
+export const ALL_INSTRUMENTATIONS: readonly InstrumentationDefinition[] = [httpInstrumentation, fetchInstrumentation];
 
 /**
  * Applies OTEL_NODE_ENABLED_INSTRUMENTATIONS (when set, only those) and then OTEL_NODE_DISABLED_INSTRUMENTATIONS.

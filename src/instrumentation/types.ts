@@ -41,4 +41,10 @@ export interface InstrumentationDefinition {
   /** The npm package users know it by (for the README and doctor). */
   packageName: string;
   modules: InstrumentationModule[];
+  /**
+   * For instrumentations of things that are not loaded through require/import (global fetch, whose undici is
+   * built into Node.js): called once when the agent starts; returns a function that stops it. Must be cheap —
+   * subscribe to a diagnostics channel and load the real code on the first message.
+   */
+  start?(): () => void;
 }

@@ -1,0 +1,107 @@
+/**
+ * The handlers of undici's diagnostics channels. Every message arrives synchronously in the async context of the
+ * fetch() call that made the request, so the active context is the caller's.
+ * A request's span is kept in a WeakMap keyed by undici's request object: nothing is added to it.
+ */
+import type { Span } from '../../src/api/types';
+import { SpanKind } from '../../src/api/types';
+import { isTracingSuppressed, setSpan } from '../../src/context/context';
+import { contextManager } from '../../src/context/global';
+import * as runtime from '../../src/instrumentation/runtime';
+import { getConfig, getPropagator, reportInstrumentationError, tracerGetter } from '../../src/instrumentation/runtime';
+import { exceptionType } from '../../src/trace/span';
+import { headerValues, isClientError, spanNameForMethod } from '../http/attributes';
+import { fetchRequestAttributes, findHeader, findHeaderValues } from './attributes';
+
+const getTracer = tracerGetter('fetch');
+const spans = new WeakMap<object, Span>();
+
+const setter = {
+  set(request: { addHeader(name: string, value: string): unknown }, key: string, value: string) {
+    request.addHeader(key, value);
+  },
+};
+
+function onCreate(message: { request: any }): void {
+  if (!runtime.tracingEnabled) return;
+  const parent = contextManager.active();
+  if (isTracingSuppressed(parent)) return;
+  try {
+    const request = message.request;
+    const attributes = fetchRequestAttributes(request);
+    const span = getTracer().start(spanNameForMethod(attributes['http.request.method'] as string), SpanKind.CLIENT, parent, attributes);
+    const captured = getConfig().http.clientRequestHeaders;
+    for (let i = 0; i < captured.length; i++) {
+      const values = Array.isArray(request.headers) ? findHeaderValues(request.headers, captured[i]) : undefined;
+      if (values !== undefined) span.setAttribute('http.request.header.' + captured[i], values);
+    }
+    spans.set(request, span);
+    if (typeof request.addHeader === 'function') getPropagator().inject(setSpan(parent, span), request, setter);
+  } catch (err) {
+    reportInstrumentationError('fetch', 'the client span', err);
+  }
+}
+
+function onSendHeaders(message: { request: object; socket?: { remoteAddress?: string; remotePort?: number } }): void {
+  const span = spans.get(message.request);
+  if (span === undefined) return;
+  const socket = message.socket;
+  if (socket != null && typeof socket.remoteAddress === 'string') {
+    span.setAttribute('network.peer.address', socket.remoteAddress);
+    if (typeof socket.remotePort === 'number') span.setAttribute('network.peer.port', socket.remotePort);
+  }
+}
+
+function onHeaders(message: { request: object; response: { statusCode?: number; headers?: unknown } }): void {
+  const span = spans.get(message.request);
+  if (span === undefined) return;
+  try {
+    const status = message.response.statusCode;
+    if (typeof status === 'number') {
+      span.setAttribute('http.response.status_code', status);
+      if (isClientError(status)) {
+        span.setAttribute('error.type', String(status));
+        span.setStatus({ code: 2 });
+      }
+    }
+    const headers = message.response.headers;
+    const length = findHeader(headers, 'content-length');
+    if (length !== undefined) {
+      const n = Number(length);
+      if (Number.isSafeInteger(n) && n >= 0) span.setAttribute('http.response.body.size', n);
+    }
+    const captured = getConfig().http.clientResponseHeaders;
+    for (let i = 0; i < captured.length; i++) {
+      const values = headerValues(findHeaderValues(headers, captured[i]));
+      if (values !== undefined) span.setAttribute('http.response.header.' + captured[i], values);
+    }
+  } catch (err) {
+    reportInstrumentationError('fetch', 'the response', err);
+  }
+}
+
+function onTrailers(message: { request: object }): void {
+  const span = spans.get(message.request);
+  if (span === undefined) return;
+  spans.delete(message.request);
+  span.end();
+}
+
+function onError(message: { request: object; error: unknown }): void {
+  const span = spans.get(message.request);
+  if (span === undefined) return;
+  spans.delete(message.request);
+  const error = message.error;
+  span.recordException(error);
+  span.setAttribute('error.type', exceptionType(error) ?? '_OTHER');
+  span.setStatus({ code: 2, message: error instanceof Error ? error.message : String(error) });
+  span.end();
+}
+
+export const handlers: Record<string, (message: any) => void> = {
+  'undici:request:create': onCreate,
+  'undici:client:sendHeaders': onSendHeaders,
+  'undici:request:headers': onHeaders,
+  'undici:request:trailers': onTrailers,
+  'undici:request:error': onError,
+};

@@ -1,0 +1,238 @@
+/**
+ * The http/https and fetch instrumentations, end to end: two services run as child processes under the real
+ * preload, call each other over loopback, and export OTLP/JSON to a real receiver.
+ */
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpRequest, startApp, type RunningApp } from '../helpers/child';
+import { Receiver, type ReceivedSpan } from '../helpers/receiver';
+
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'http');
+const SERVER = 1;
+const CLIENT = 2;
+
+const service = (s: ReceivedSpan) => s.resource['service.name'];
+
+for (const variant of ['app.js', 'app.mjs']) {
+  describe(`http instrumentation (${variant === 'app.js' ? 'CommonJS' : 'ES module'})`, () => {
+    let receiver: Receiver;
+    let front: RunningApp;
+    let peer: RunningApp;
+    let peerUrl: string;
+
+    beforeAll(async () => {
+      receiver = await Receiver.start();
+      const common = {
+        OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS: '/health,/internal/*',
+        OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_REQUEST_HEADERS: 'x-request-id',
+        OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_RESPONSE_HEADERS: 'x-answer',
+        OTEL_INSTRUMENTATION_HTTP_CLIENT_CAPTURE_REQUEST_HEADERS: 'x-extra',
+      };
+      peer = await startApp(path.join(FIXTURES, 'app.js'), { env: receiver.env({ ...common, OTEL_SERVICE_NAME: 'peer' }) });
+      peerUrl = `http://127.0.0.1:${peer.port}`;
+      front = await startApp(path.join(FIXTURES, variant), { env: receiver.env({ ...common, OTEL_SERVICE_NAME: 'front' }) });
+    });
+
+    afterAll(async () => {
+      await front?.stop();
+      await peer?.stop();
+      await receiver?.close();
+    });
+
+    const frontUrl = (p: string) => `http://127.0.0.1:${front.port}${p}${p.includes('?') ? '&' : '?'}peer=${encodeURIComponent(peerUrl)}`;
+
+    /** Sends a request carrying a fresh trace id and returns the spans of that trace once `count` arrived. */
+    async function traced(p: string, count: number, init: { method?: string; headers?: Record<string, string> } = {}) {
+      const traceId = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
+      const parentId = 'a1b2c3d4e5f60718';
+      const response = await httpRequest(frontUrl(p), {
+        method: init.method,
+        headers: { traceparent: `00-${traceId}-${parentId}-01`, ...init.headers },
+      });
+      const spans = (await receiver.waitFor((all) => all.filter((s) => s.traceId === traceId).length >= count)).filter(
+        (s) => s.traceId === traceId,
+      );
+      return { response, spans, traceId, parentId };
+    }
+
+    it('makes a SERVER span with the stable HTTP attributes, parented to the incoming traceparent', async () => {
+      const { response, spans, parentId } = await traced('/hello?x=1', 1, { headers: { 'user-agent': 'tester/1.0', 'x-request-id': 'r-1' } });
+      expect(response.status).toBe(200);
+      expect(response.body).toBe('hello');
+      const server = spans.find((s) => s.kind === SERVER && service(s) === 'front')!;
+      expect(server.name).toBe('GET');
+      expect(server.parentSpanId).toBe(parentId);
+      expect(server.flags! & 0x300).toBe(0x300); // parent is remote
+      expect(server.attributes).toMatchObject({
+        'http.request.method': 'GET',
+        'url.scheme': 'http',
+        'url.path': '/hello',
+        'server.address': '127.0.0.1',
+        'server.port': front.port,
+        'client.address': '127.0.0.1',
+        'network.peer.address': '127.0.0.1',
+        'network.protocol.version': '1.1',
+        'user_agent.original': 'tester/1.0',
+        'http.response.status_code': 200,
+        'http.response.body.size': 5,
+        'http.request.header.x-request-id': ['r-1'],
+        'http.response.header.x-answer': ['42'],
+      });
+      expect(server.attributes['url.query']).toMatch(/^x=1&peer=/);
+      expect(server.status.code).toBe(0);
+      expect(server.attributes['error.type']).toBeUndefined();
+      expect(server.scope.name).toBe('zerotel/instrumentations/http');
+    });
+
+    it('carries one trace across two services, through http.get and fetch', async () => {
+      const { response, spans } = await traced('/chain', 5);
+      expect(response.body).toBe('hello+hello');
+      // exactly one span per request and per call, also when http is reached by both import and require
+      expect(spans.filter((s) => s.kind === SERVER && service(s) === 'front')).toHaveLength(1);
+      const frontServer = spans.find((s) => s.kind === SERVER && service(s) === 'front')!;
+      const clients = spans.filter((s) => s.kind === CLIENT && service(s) === 'front');
+      expect(clients).toHaveLength(2);
+      expect(clients.map((c) => c.scope.name).sort()).toEqual(['zerotel/instrumentations/fetch', 'zerotel/instrumentations/http']);
+      for (const client of clients) {
+        expect(client.parentSpanId).toBe(frontServer.spanId);
+        expect(client.name).toBe('GET');
+        expect(client.attributes['http.response.status_code']).toBe(200);
+        expect(client.attributes['server.address']).toBe('127.0.0.1');
+        expect(client.attributes['server.port']).toBe(peer.port);
+        expect(client.attributes['url.full']).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${peer.port}/hello\\?via=(http|fetch)$`));
+        const peerServer = spans.find((s) => s.kind === SERVER && service(s) === 'peer' && s.parentSpanId === client.spanId);
+        expect(peerServer, `peer server span under ${client.scope.name}`).toBeDefined();
+        expect(peerServer!.attributes['url.query']).toMatch(/^via=/);
+      }
+    });
+
+    it('traces every call form of http.request/get and https', async () => {
+      const { response, spans } = await traced('/client-forms', 1 + 6 + 5);
+      expect(response.body.split(',')).toHaveLength(6);
+      const clients = spans.filter((s) => s.kind === CLIENT && service(s) === 'front');
+      expect(clients).toHaveLength(6);
+      const urls = clients.map((c) => c.attributes['url.full']).sort();
+      expect(urls.filter((u) => u.startsWith(`http://127.0.0.1:${peer.port}/form?n=`))).toHaveLength(5);
+      expect(urls.filter((u) => /^https:\/\/localhost:\d+\/form\?n=6$/.test(u))).toHaveLength(1);
+      const post = clients.find((c) => c.attributes['http.request.method'] === 'POST')!;
+      expect(post.name).toBe('POST');
+      const extra = clients.find((c) => c.attributes['url.full'].endsWith('n=5'))!;
+      expect(extra.attributes['http.request.header.x-extra']).toEqual(['1']);
+      const secure = clients.find((c) => c.attributes['url.full'].startsWith('https'))!;
+      expect(secure.attributes['server.port']).not.toBe(443);
+      // every peer server span hangs under one of our client spans
+      const peerServers = spans.filter((s) => s.kind === SERVER && service(s) === 'peer');
+      expect(peerServers).toHaveLength(5);
+      for (const p of peerServers) expect(clients.map((c) => c.spanId)).toContain(p.parentSpanId);
+    });
+
+    it('marks a 5xx server response as an error with error.type, a 4xx only on the client', async () => {
+      const fail = await traced('/fail', 1);
+      const server = fail.spans.find((s) => s.kind === SERVER)!;
+      expect(server.attributes['http.response.status_code']).toBe(503);
+      expect(server.attributes['error.type']).toBe('503');
+      expect(server.status.code).toBe(2);
+
+      const teapot = await traced('/teapot', 1);
+      const s418 = teapot.spans.find((s) => s.kind === SERVER)!;
+      expect(s418.status.code).toBe(0);
+      expect(s418.attributes['error.type']).toBeUndefined();
+
+      const c404 = await traced('/client-404', 3);
+      const client = c404.spans.find((s) => s.kind === CLIENT)!;
+      expect(client.attributes['http.response.status_code']).toBe(404);
+      expect(client.attributes['error.type']).toBe('404');
+      expect(client.status.code).toBe(2);
+      expect(c404.spans.find((s) => s.kind === SERVER && service(s) === 'peer')!.status.code).toBe(0);
+    });
+
+    it('records refused connections on http and fetch client spans', async () => {
+      const { response, spans } = await traced('/refused', 3);
+      expect(response.body).toBe('ECONNREFUSED ECONNREFUSED');
+      const clients = spans.filter((s) => s.kind === CLIENT);
+      expect(clients).toHaveLength(2);
+      for (const c of clients) {
+        expect(c.status.code).toBe(2);
+        expect(c.attributes['error.type']).toBe('ECONNREFUSED');
+        expect(c.events.some((e) => e.name === 'exception')).toBe(true);
+      }
+    });
+
+    it('redacts signature query values in url.full', async () => {
+      const { spans } = await traced('/signed', 3);
+      const client = spans.find((s) => s.kind === CLIENT)!;
+      expect(client.attributes['url.full']).toBe(`http://127.0.0.1:${peer.port}/hello?AWSAccessKeyId=REDACTED&Signature=REDACTED&keep=1`);
+      const peerServer = spans.find((s) => s.kind === SERVER && service(s) === 'peer')!;
+      expect(peerServer.attributes['url.query']).toBe('AWSAccessKeyId=REDACTED&Signature=REDACTED&keep=1');
+    });
+
+    it('runs the application\'s req/res listeners in the server span\'s context', async () => {
+      const traceId = 'f'.repeat(31) + '1';
+      const res = await httpRequest(frontUrl('/listeners'), {
+        method: 'POST',
+        body: 'x'.repeat(100_000),
+        headers: { traceparent: `00-${traceId}-${'1'.repeat(16)}-01` },
+      });
+      const seen = JSON.parse(res.body);
+      expect(seen.inHandler).toMatch(/^[0-9a-f]{16}$/);
+      expect(seen.data).toBe(seen.inHandler);
+      expect(seen.end).toBe(seen.inHandler);
+      const spans = await receiver.waitFor((all) => all.some((s) => s.traceId === traceId));
+      expect(spans.find((s) => s.traceId === traceId)!.spanId).toBe(seen.inHandler);
+      await expect.poll(() => front.stdout()).toContain('finish-listener true');
+    });
+
+    it('names an unknown method _OTHER and keeps the original', async () => {
+      const { spans } = await traced('/hello', 1, { method: 'PURGE' });
+      const server = spans.find((s) => s.kind === SERVER)!;
+      expect(server.name).toBe('HTTP');
+      expect(server.attributes['http.request.method']).toBe('_OTHER');
+      expect(server.attributes['http.request.method_original']).toBe('PURGE');
+    });
+
+    it('leaves excluded paths untraced, including what they call', async () => {
+      receiver.clear();
+      const traceId = 'e'.repeat(31) + '2';
+      const res = await httpRequest(frontUrl('/health'), { headers: { traceparent: `00-${traceId}-${'2'.repeat(16)}-01` } });
+      expect(res.body).toBe('ok');
+      // a marker request after it: once its span arrives, anything from /health would have too
+      const marker = await traced('/hello', 1);
+      expect(marker.spans).toHaveLength(1);
+      expect(receiver.spans.filter((s) => s.attributes['url.path'] === '/health')).toHaveLength(0);
+      expect(receiver.spans.filter((s) => s.traceId === traceId)).toHaveLength(0);
+      // its outgoing call is not traced either (the peer, which knows nothing of it, traces it as a new root)
+      expect(receiver.spans.filter((s) => service(s) === 'front' && s.kind === CLIENT)).toHaveLength(0);
+      const peerRoot = receiver.spans.find((s) => service(s) === 'peer' && s.attributes['url.path'] === '/hello' && s.attributes['url.query'] === undefined);
+      expect(peerRoot?.parentSpanId).toBeUndefined();
+    });
+
+    it('serves requests with malformed trace headers normally and starts a new trace', async () => {
+      const bad = [
+        { traceparent: '00-' + '0'.repeat(32) + '-' + '1'.repeat(16) + '-01' },
+        { traceparent: 'ff-' + 'a'.repeat(32) + '-' + '1'.repeat(16) + '-01' },
+        { traceparent: '00-' + 'A'.repeat(32) + '-' + '1'.repeat(16) + '-01' },
+        { traceparent: '\u00e9\u00e9-garbage', tracestate: '=,=,===,' },
+        { traceparent: '00-' + 'a'.repeat(32) + '-' + '1'.repeat(16) + '-01', tracestate: 'x'.repeat(10000) + '=1' },
+        // oversize baggage, within Node's own 16 KiB header limit
+        { baggage: Array.from({ length: 3 }, (_, i) => `k${i}=` + 'v'.repeat(4500)).join(',') },
+        { baggage: '%%%;;;===,,,\u00ff' },
+        { b3: 'garbage-garbage' },
+      ];
+      for (const headers of bad) {
+        const res = await httpRequest(frontUrl('/hello'), { headers: headers as Record<string, string> });
+        expect(res.status).toBe(200);
+        expect(res.body).toBe('hello');
+      }
+      await receiver.waitFor((all) => all.filter((s) => s.traceId === 'a'.repeat(32)).length >= 1);
+      const valid = receiver.spans.find((s) => s.traceId === 'a'.repeat(32))!;
+      // the traceparent was valid, the oversized tracestate was not: the trace continues without it
+      expect(valid.traceState).toBeUndefined();
+      for (const s of receiver.spans) expect(s.traceId).toMatch(/^[0-9a-f]{32}$/);
+    });
+
+    it('keeps a valid tracestate intact across the hop', async () => {
+      const { spans } = await traced('/chain', 5, { headers: { tracestate: 'vendora=abc,rojo=00f067aa0ba902b7' } });
+      for (const s of spans) expect(s.traceState).toBe('vendora=abc,rojo=00f067aa0ba902b7');
+    });
+  });
+}
