@@ -1,0 +1,156 @@
+/**
+ * The preload as users run it: `node --require register.js …` on real child processes, exporting to a real
+ * OTLP receiver.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REGISTER, ROOT, runApp } from '../helpers/child';
+import { Receiver } from '../helpers/receiver';
+
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'preload');
+const script = path.join(FIXTURES, 'script.js');
+
+let receiver: Receiver;
+beforeAll(async () => {
+  receiver = await Receiver.start();
+});
+afterAll(() => receiver.close());
+
+describe('the preload', () => {
+  it('traces a script and flushes its spans before it exits, printing nothing when healthy', async () => {
+    receiver.clear();
+    const r = await runApp(script, { env: receiver.env({ OTEL_SERVICE_NAME: 'script', OTEL_BSP_SCHEDULE_DELAY: '60000' }) });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('done patched=true\n');
+    expect(r.stderr).toBe('');
+    // the batch delay is a minute: these arrived through the flush at the end of the program
+    const spans = receiver.spans;
+    expect(spans.filter((s) => s.kind === 1)).toHaveLength(2);
+    expect(spans.filter((s) => s.kind === 2)).toHaveLength(2);
+    expect(spans[0].resource['service.name']).toBe('script');
+    expect(spans[0].resource['telemetry.sdk.name']).toBe('zerotel');
+  });
+
+  it('instruments an ES module application with the same single flag', async () => {
+    receiver.clear();
+    const r = await runApp(path.join(FIXTURES, 'esm-script.mjs'), { env: receiver.env({ OTEL_SERVICE_NAME: 'esm' }) });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(receiver.spans.map((s) => `${s.kind}:${s.name}`).sort()).toEqual(['1:GET', '2:GET']);
+    const server = receiver.spans.find((s) => s.kind === 1)!;
+    const client = receiver.spans.find((s) => s.kind === 2)!;
+    expect(server.parentSpanId).toBe(client.spanId);
+    expect(server.attributes['url.path']).toBe('/esm');
+  });
+
+  it('works with --import as well', async () => {
+    receiver.clear();
+    const r = await runApp(script, { nodeArgs: ['--import', REGISTER], env: receiver.env() });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('done patched=true\n');
+    expect(receiver.spans).toHaveLength(4);
+  });
+
+  it('OTEL_SDK_DISABLED=true: nothing patched, nothing exported', async () => {
+    receiver.clear();
+    const r = await runApp(script, { env: receiver.env({ OTEL_SDK_DISABLED: 'true' }) });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('done patched=false\n');
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  it('loaded twice (two copies, or --require and --import): one agent, no double spans', async () => {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'zerotel-copy-'));
+    fs.cpSync(path.join(ROOT, 'dist'), path.join(copy, 'dist'), { recursive: true });
+    fs.copyFileSync(REGISTER, path.join(copy, 'register.js'));
+    fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(copy, 'package.json'));
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
+    for (const nodeArgs of [
+      ['--require', REGISTER, '--require', path.join(copy, 'register.js')],
+      ['--require', REGISTER, '--import', REGISTER],
+    ]) {
+      receiver.clear();
+      const r = await runApp(script, { nodeArgs, env: receiver.env({ OTEL_LOG_LEVEL: 'debug' }) });
+      expect(r.code).toBe(0);
+      expect(receiver.spans).toHaveLength(4);
+      if (nodeArgs.includes(path.join(copy, 'register.js'))) expect(r.stderr).toMatch(/already running in this process; this copy .* steps aside/);
+    }
+    fs.rmSync(copy, { recursive: true, force: true });
+  });
+
+  it('at info level prints the effective configuration in one line', async () => {
+    const r = await runApp(script, {
+      env: receiver.env({
+        OTEL_LOG_LEVEL: 'info',
+        OTEL_SERVICE_NAME: 'checkout',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.5',
+        OTEL_PROPAGATORS: 'tracecontext,b3',
+        OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'fetch',
+      }),
+    });
+    const lines = r.stderr.split('\n').filter((l) => l.includes('started'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^zerotel info: zerotel \d+\.\d+\.\d+ started: /);
+    expect(lines[0]).toContain('service checkout');
+    expect(lines[0]).toContain(`otlp (http/json → ${receiver.url})`);
+    expect(lines[0]).toContain('sampler ParentBased{root=TraceIdRatioBased{0.5}}');
+    expect(lines[0]).toContain('propagators tracecontext,b3');
+    expect(lines[0]).toMatch(/instrumentations http(,|;)/);
+    expect(lines[0]).not.toMatch(/instrumentations[^;]*fetch/);
+  });
+
+  it('warns about bad values, naming the variable and the fallback, and the app runs', async () => {
+    receiver.clear();
+    const r = await runApp(script, { env: receiver.env({ OTEL_BSP_MAX_QUEUE_SIZE: 'lots', OTEL_TRACES_SAMPLER: 'sometimes' }) });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('done patched=true\n');
+    expect(r.stderr).toContain('zerotel warn: OTEL_BSP_MAX_QUEUE_SIZE="lots" is not an integer; using 2048 instead');
+    expect(r.stderr).toContain('OTEL_TRACES_SAMPLER="sometimes"');
+    expect(receiver.spans).toHaveLength(4);
+  });
+
+  it('keeps the exit code the program chose', async () => {
+    const r = await runApp(script, { env: receiver.env({ EXIT_CODE: '3' }) });
+    expect(r.code).toBe(3);
+  });
+
+  it('the console exporter prints each trace as a tree', async () => {
+    const r = await runApp(script, { env: { OTEL_TRACES_EXPORTER: 'console', OTEL_SERVICE_NAME: 'tree', REQUESTS: '1' } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/trace [0-9a-f]{32} · 2 spans · [\d.]+ (ms|µs) · tree\n  GET client .*url\.full=http:\/\/127\.0\.0\.1:\d+\/n0 http\.response\.status_code=200\n  └─ GET server .*url\.path=\/n0/);
+  });
+
+  it('OTEL_TRACES_EXPORTER=none exports nothing and still propagates context', async () => {
+    receiver.clear();
+    const r = await runApp(script, { env: receiver.env({ OTEL_TRACES_EXPORTER: 'none' }) });
+    expect(r.code).toBe(0);
+    expect(receiver.requests).toHaveLength(0);
+  });
+});
+
+describe('the bridge to @opentelemetry/api', () => {
+  it('joins hand-made spans to the agent\'s traces, parent and child both ways', async () => {
+    receiver.clear();
+    const r = await runApp(path.join(FIXTURES, 'api-bridge.js'), { env: receiver.env({ OTEL_SERVICE_NAME: 'bridge' }) });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const spans = await receiver.waitForCount(4);
+    const root = spans.find((s) => s.name === 'manual-root')!;
+    const client = spans.find((s) => s.kind === 2)!;
+    const server = spans.find((s) => s.kind === 1)!;
+    const inHandler = spans.find((s) => s.name === 'manual-in-handler')!;
+    expect(root.parentSpanId).toBeUndefined();
+    expect(root.attributes['app.kind']).toBe('root');
+    expect(root.scope).toEqual({ name: 'my-app', version: '1.2.3' });
+    expect(client.parentSpanId).toBe(root.spanId);
+    expect(server.parentSpanId).toBe(client.spanId);
+    expect(inHandler.parentSpanId).toBe(server.spanId);
+    expect(inHandler.attributes['app.step']).toBe('handler');
+    for (const s of spans) expect(s.traceId).toBe(root.traceId);
+    // the API's propagator is the agent's
+    expect(r.stdout).toContain(`injected 00-${root.traceId}-${root.spanId}-01`);
+  });
+});
