@@ -53,7 +53,7 @@ export class BatchSpanProcessor implements SpanProcessor {
   onStart(): void {}
 
   onEnd(span: ReadableSpan): void {
-    if (this._shutdown !== undefined || (span.spanContext().traceFlags & 1) === 0) return;
+    if (this._shutdown !== undefined || (sampledFlags(span) & 1) === 0) return;
     const queue = this._queue;
     if (queue.length >= this._config.maxQueueSize) {
       this.droppedSpans++;
@@ -244,4 +244,10 @@ function withinDeadline(promise: Promise<unknown>, deadline: number): Promise<bo
       },
     );
   });
+}
+
+/** The trace flags, read from the span's own field when it has one (no span-context object made for it). */
+function sampledFlags(span: ReadableSpan): number {
+  const flags = (span as { traceFlags?: number }).traceFlags;
+  return typeof flags === 'number' ? flags : span.spanContext().traceFlags;
 }

@@ -40,15 +40,13 @@ const SUPPRESSED_SPAN = new NonRecordingSpan(INVALID_SPAN_CONTEXT);
 
 export class Tracer implements ApiTracer, SpanOwner {
   readonly instrumentationScope: InstrumentationScope;
+  readonly limits: SpanLimits;
   private readonly _provider: TracerProvider;
 
   constructor(provider: TracerProvider, scope: InstrumentationScope) {
     this._provider = provider;
     this.instrumentationScope = scope;
-  }
-
-  get limits(): SpanLimits {
-    return this._provider.limits;
+    this.limits = provider.limits;
   }
 
   get resource(): Resource {
