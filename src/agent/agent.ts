@@ -5,14 +5,14 @@
 import type { TextMapPropagator } from '../api/types';
 import type { AgentConfig } from '../config';
 import { diag } from '../diag/logger';
-import { ConsoleSpanExporter } from '../exporters/console-exporter';
-import type { SpanExporter } from '../exporters/types';
+import { LazyExporter } from '../exporters/lazy-exporter';
+import type { ExitCapableExporter, SpanExporter } from '../exporters/types';
 import { InstrumentationHooks } from '../instrumentation/hooks';
 import { selectInstrumentations } from '../instrumentation/registry';
 import { setRuntime } from '../instrumentation/runtime';
 import { BatchSpanProcessor } from '../processors/batch-span-processor';
-import { createPropagator } from '../propagators';
-import { createResource } from '../resource/detectors';
+import { LazyPropagator } from '../propagators/lazy-propagator';
+import { Resource } from '../resource/resource';
 import { createSampler } from '../trace/samplers';
 import { TracerProvider } from '../trace/tracer';
 import { apiBridgeDefinition, setBridgeTarget } from './api-bridge';
@@ -25,14 +25,19 @@ export interface ExporterEntry {
   processor: BatchSpanProcessor;
 }
 
+/** The exporters, each built on its first use (see LazyExporter). */
 function createExporter(name: string, config: AgentConfig): SpanExporter | undefined {
   switch (name) {
     case 'console':
-      return new ConsoleSpanExporter();
-    case 'otlp': {
-      const { createOtlpExporter } = require('../exporters/otlp') as typeof import('../exporters/otlp');
-      return createOtlpExporter(config.otlp);
-    }
+      return new LazyExporter(() => {
+        const { ConsoleSpanExporter } = require('../exporters/console-exporter') as typeof import('../exporters/console-exporter');
+        return new ConsoleSpanExporter();
+      });
+    case 'otlp':
+      return new LazyExporter(() => {
+        const { createOtlpExporter } = require('../exporters/otlp') as typeof import('../exporters/otlp');
+        return createOtlpExporter(config.otlp) as unknown as ExitCapableExporter;
+      });
     default:
       return undefined;
   }
@@ -57,12 +62,13 @@ export class Agent {
       }
     }
     this.provider = new TracerProvider({
-      resource: createResource(config),
+      // Detected on first read (the first export): no file or system calls at startup.
+      resource: new Resource(() => (require('../resource/detectors') as typeof import('../resource/detectors')).detectResourceAttributes(config)),
       sampler: createSampler(config.sampler, config.samplerRatio),
       limits: config.spanLimits,
       processors: this.exporters.map((e) => e.processor),
     });
-    this.propagator = createPropagator(config.propagators);
+    this.propagator = new LazyPropagator(config.propagators);
     setRuntime({ config, provider: this.provider, propagator: this.propagator });
     setBridgeTarget(this.provider, this.propagator);
 

@@ -8,7 +8,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { diag } from '../diag/logger';
 
 const ESM_FLAGS = /(?:^|\s)(?:--import|--loader|--experimental-loader|--input-type=module|--experimental-default-type=module)\b/;
@@ -80,6 +79,7 @@ export function registerEsmLoader(include: string[]): boolean {
       diag.warn('this Node.js has no module.register: ES module imports will not be instrumented');
       return false;
     }
+    const { pathToFileURL } = require('node:url') as typeof import('node:url');
     mod.register('import-in-the-middle/hook.mjs', pathToFileURL(__filename), { data: { include } });
     return true;
   } catch (err) {

@@ -20,6 +20,16 @@ export function runningAgent(): Agent | undefined {
   return ((globalThis as any)[AGENT_KEY] as AgentMark | undefined)?.agent;
 }
 
+/**
+ * Whether this is the main thread. `process.chdir` is Node's own `wrappedChdir` only on the main thread (workers
+ * get a stub), which answers without loading node:worker_threads (about 3 ms of startup); anything else asks
+ * worker_threads itself.
+ */
+function isMainThread(): boolean {
+  if (process.chdir.name === 'wrappedChdir') return true;
+  return (require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
+}
+
 export function start(): Agent | undefined {
   try {
     const { config, warnings } = readConfig();
@@ -38,8 +48,7 @@ export function start(): Agent | undefined {
 
     // Worker threads share the process with the main thread's agent; a second agent per worker would double
     // the cost and the exports. (The agent's own exit worker is one of them.)
-    const { isMainThread } = require('node:worker_threads') as typeof import('node:worker_threads');
-    if (!isMainThread) {
+    if (!isMainThread()) {
       diag.debug('not starting in a worker thread');
       return undefined;
     }

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { diag } from '../diag/logger';
 import type { InstrumentationDefinition, InstrumentationModule, ModuleInfo, Patcher } from './types';
-import { ORIGINAL } from './wrap';
+import { ORIGINAL } from './original-symbol';
 
 interface Entry {
   definition: InstrumentationDefinition;
@@ -54,6 +54,27 @@ function packageVersion(basedir: string): string | undefined {
   }
   versionCache.set(basedir, version);
   return version;
+}
+
+/** The package a require id names: `pg/lib/client` → `pg`, `@redis/client/dist` → `@redis/client`, `node:http` → `http`. */
+function packageOf(id: string): string {
+  const name = id.startsWith('node:') ? id.slice(5) : id;
+  const slash = name.indexOf('/');
+  if (slash === -1) return name;
+  if (name.charCodeAt(0) !== 64 /* @ */) return name.slice(0, slash);
+  const second = name.indexOf('/', slash + 1);
+  return second === -1 ? name : name.slice(0, second);
+}
+
+/** The gate looks like the function it stands in for (name, length), as any wrapper of ours must. */
+function markGate<F extends Function>(gate: F, original: Function): F {
+  try {
+    Object.defineProperty(gate, 'name', { value: original.name, configurable: true });
+    Object.defineProperty(gate, 'length', { value: original.length, configurable: true });
+  } catch {
+    // keep the gate's own
+  }
+  return gate;
 }
 
 function isObjectLike(v: unknown): v is object {
@@ -120,14 +141,7 @@ export class InstrumentationHooks {
         diag.error(`the ${definition.name} instrumentation could not start; it is off`, err);
       }
     }
-    const names = this.hookNames;
-    try {
-      const { Hook } = require('require-in-the-middle') as typeof import('require-in-the-middle');
-      this._ritm = new Hook(names, { internals: false }, ((exports: unknown, name: string, basedir?: string) =>
-        this.onModuleLoaded(exports, name, basedir, 'commonjs')) as any);
-    } catch (err) {
-      diag.error('could not install the require hook; CommonJS modules will not be instrumented', err);
-    }
+    this._deferRequireHook(this.hookNames);
     if (options.esm) {
       try {
         const IITM = require('import-in-the-middle') as typeof import('import-in-the-middle');
@@ -141,8 +155,65 @@ export class InstrumentationHooks {
     }
   }
 
+  /**
+   * require-in-the-middle (with its `debug` dependency) is a few milliseconds to load, so it is installed when
+   * the application first requires one of the instrumented packages, not at startup: a light gate on
+   * `Module.prototype.require` (and `process.getBuiltinModule`) watches for those names, installs the real hook
+   * and hands that very call to it. A program that never loads an instrumented module never pays for it.
+   */
+  private _deferRequireHook(names: string[]): void {
+    const Module = require('node:module') as any;
+    const proto = Module.prototype;
+    const originalRequire = proto.require;
+    const originalGetBuiltin = (process as any).getBuiltinModule;
+    const packages = new Set(names.map(packageOf));
+    let installed = false;
+    const install = () => {
+      installed = true;
+      if (proto.require === gate) proto.require = originalRequire;
+      if ((process as any).getBuiltinModule === gateBuiltin) (process as any).getBuiltinModule = originalGetBuiltin;
+      this._undoGate = undefined;
+      this._installRequireHook(names);
+    };
+    const gate = markGate(function require(this: unknown, id: string) {
+      if (!installed && typeof id === 'string' && packages.has(packageOf(id))) {
+        install();
+        return proto.require.apply(this, arguments);
+      }
+      return originalRequire.apply(this, arguments);
+    }, originalRequire);
+    const gateBuiltin = markGate(function getBuiltinModule(this: unknown, id: string) {
+      if (!installed && typeof id === 'string' && packages.has(packageOf(id))) {
+        install();
+        return (process as any).getBuiltinModule.apply(this, arguments);
+      }
+      return originalGetBuiltin.apply(this, arguments);
+    }, originalGetBuiltin ?? gate);
+    proto.require = gate;
+    if (typeof originalGetBuiltin === 'function') (process as any).getBuiltinModule = gateBuiltin;
+    this._undoGate = () => {
+      installed = true;
+      if (proto.require === gate) proto.require = originalRequire;
+      if ((process as any).getBuiltinModule === gateBuiltin) (process as any).getBuiltinModule = originalGetBuiltin;
+    };
+  }
+
+  private _undoGate: (() => void) | undefined;
+
+  private _installRequireHook(names: string[]): void {
+    try {
+      const { Hook } = require('require-in-the-middle') as typeof import('require-in-the-middle');
+      this._ritm = new Hook(names, { internals: false }, ((exports: unknown, name: string, basedir?: string) =>
+        this.onModuleLoaded(exports, name, basedir, 'commonjs')) as any);
+    } catch (err) {
+      diag.error('could not install the require hook; CommonJS modules will not be instrumented', err);
+    }
+  }
+
   /** Removes the hooks and undoes every patch. */
   disable(): void {
+    this._undoGate?.();
+    this._undoGate = undefined;
     try {
       this._ritm?.unhook();
       this._iitm?.unhook();

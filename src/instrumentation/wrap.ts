@@ -10,8 +10,9 @@ import { copyFunctionShape } from './function-shape';
 
 type AnyFunction = (...args: any[]) => any;
 
-/** On each wrapper we made, the function it wraps (non-enumerable). */
-export const ORIGINAL = Symbol('zerotel.original');
+import { ORIGINAL } from './original-symbol';
+
+export { ORIGINAL };
 
 // shimmer logs through console.error by default; route its complaints to our logger instead.
 shimmer({ logger: (msg: string) => diag.debug(`shimmer: ${msg}`) });
