@@ -7,8 +7,9 @@ import { diag } from '../diag/logger';
 import type { InstrumentationDefinition } from './types';
 import { httpInstrumentation } from '../../instrumentations/http';
 import { fetchInstrumentation } from '../../instrumentations/fetch';
+import { pgInstrumentation } from '../../instrumentations/pg';
 
-export const ALL_INSTRUMENTATIONS: readonly InstrumentationDefinition[] = [httpInstrumentation, fetchInstrumentation];
+export const ALL_INSTRUMENTATIONS: readonly InstrumentationDefinition[] = [httpInstrumentation, fetchInstrumentation, pgInstrumentation];
 
 /**
  * Applies OTEL_NODE_ENABLED_INSTRUMENTATIONS (when set, only those) and then OTEL_NODE_DISABLED_INSTRUMENTATIONS.
