@@ -73,6 +73,8 @@ export interface RunningApp {
   stdout: () => string;
   stderr: () => string;
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves when the process ends on its own. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /**
@@ -102,6 +104,7 @@ export function startApp(script: string, options: RunOptions = {}): Promise<Runn
           port: Number(m[1]),
           stdout: () => stdout,
           stderr: () => stderr,
+          exited,
           stop: (signal = 'SIGTERM') => {
             if (child.exitCode === null && child.signalCode === null) child.kill(signal);
             return exited;

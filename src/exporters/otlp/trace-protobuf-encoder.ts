@@ -1,0 +1,320 @@
+/**
+ * OTLP/protobuf encoding of `ExportTraceServiceRequest` (opentelemetry-proto: collector/trace/v1/trace_service.proto,
+ * trace/v1/trace.proto, common/v1/common.proto, resource/v1/resource.proto). Field numbers are those of the proto
+ * definitions; each tag constant below names its message and field.
+ *
+ * Written for speed: one reused writer, fields written in one pass with back-patched lengths (see
+ * protobuf-writer.ts), ids decoded from hex in place, timestamps written as exact fixed64 without BigInt, and no
+ * per-span allocation except the trace-state string when a span has one.
+ */
+import type { Attributes, HrTime, InstrumentationScope } from '../../api/types';
+import type { Resource } from '../../resource/resource';
+import type { ReadableSpan, SpanLink, TimedEvent } from '../../trace/span';
+import { toEpochParts } from '../../trace/time';
+import { ProtobufWriter } from './protobuf-writer';
+import { groupSpans, spanFlags } from './span-groups';
+
+// ExportTraceServiceRequest
+const REQUEST_RESOURCE_SPANS = 0x0a; // 1: repeated ResourceSpans
+// ResourceSpans
+const RESOURCE_SPANS_RESOURCE = 0x0a; // 1: Resource
+const RESOURCE_SPANS_SCOPE_SPANS = 0x12; // 2: repeated ScopeSpans
+const RESOURCE_SPANS_SCHEMA_URL = 0x1a; // 3: string
+// Resource
+const RESOURCE_ATTRIBUTES = 0x0a; // 1: repeated KeyValue
+// ScopeSpans
+const SCOPE_SPANS_SCOPE = 0x0a; // 1: InstrumentationScope
+const SCOPE_SPANS_SPANS = 0x12; // 2: repeated Span
+const SCOPE_SPANS_SCHEMA_URL = 0x1a; // 3: string
+// InstrumentationScope
+const SCOPE_NAME = 0x0a; // 1: string
+const SCOPE_VERSION = 0x12; // 2: string
+// Span
+const SPAN_TRACE_ID = 0x0a; // 1: bytes
+const SPAN_SPAN_ID = 0x12; // 2: bytes
+const SPAN_TRACE_STATE = 0x1a; // 3: string
+const SPAN_PARENT_SPAN_ID = 0x22; // 4: bytes
+const SPAN_NAME = 0x2a; // 5: string
+const SPAN_KIND = 0x30; // 6: enum SpanKind
+const SPAN_START_TIME = 0x39; // 7: fixed64
+const SPAN_END_TIME = 0x41; // 8: fixed64
+const SPAN_ATTRIBUTES = 0x4a; // 9: repeated KeyValue
+const SPAN_DROPPED_ATTRIBUTES = 0x50; // 10: uint32
+const SPAN_EVENTS = 0x5a; // 11: repeated Event
+const SPAN_DROPPED_EVENTS = 0x60; // 12: uint32
+const SPAN_LINKS = 0x6a; // 13: repeated Link
+const SPAN_DROPPED_LINKS = 0x70; // 14: uint32
+const SPAN_STATUS = 0x7a; // 15: Status
+// (Span.flags, 16: fixed32, is written by ProtobufWriter.fixed32Field16.)
+// Span.Event
+const EVENT_TIME = 0x09; // 1: fixed64
+const EVENT_NAME = 0x12; // 2: string
+const EVENT_ATTRIBUTES = 0x1a; // 3: repeated KeyValue
+const EVENT_DROPPED_ATTRIBUTES = 0x20; // 4: uint32
+// Span.Link
+const LINK_TRACE_ID = 0x0a; // 1: bytes
+const LINK_SPAN_ID = 0x12; // 2: bytes
+const LINK_TRACE_STATE = 0x1a; // 3: string
+const LINK_ATTRIBUTES = 0x22; // 4: repeated KeyValue
+const LINK_DROPPED_ATTRIBUTES = 0x28; // 5: uint32
+const LINK_FLAGS = 0x35; // 6: fixed32
+// Status
+const STATUS_MESSAGE = 0x12; // 2: string
+const STATUS_CODE = 0x18; // 3: enum StatusCode
+// KeyValue
+const KEY_VALUE_KEY = 0x0a; // 1: string
+const KEY_VALUE_VALUE = 0x12; // 2: AnyValue
+// AnyValue (oneof value)
+const ANY_STRING = 0x0a; // 1: string
+const ANY_BOOL = 0x10; // 2: bool
+const ANY_INT = 0x18; // 3: int64
+const ANY_DOUBLE = 0x21; // 4: double
+const ANY_ARRAY = 0x2a; // 5: ArrayValue
+const ANY_KVLIST = 0x32; // 6: KeyValueList
+const ANY_BYTES = 0x3a; // 7: bytes
+// ArrayValue / KeyValueList
+const LIST_VALUES = 0x0a; // 1: repeated AnyValue / repeated KeyValue
+
+/** Nesting beyond this is written as an empty AnyValue (a guard against cyclic resource attributes). */
+const MAX_VALUE_DEPTH = 16;
+
+const timeScratch: HrTime = [0, 0];
+
+/**
+ * Writers kept for reuse. A full batch encodes to a few hundred KiB, and allocating that much fresh memory per
+ * batch costs more than encoding it (every new page faults in), so the exporter sends the writer's own bytes and
+ * gives the writer back when the request is done.
+ */
+const writerPool: ProtobufWriter[] = [];
+const MAX_POOLED_WRITERS = 4;
+/** A writer that grew beyond this for one huge batch is not kept: it would pin that memory for good. */
+const MAX_POOLED_WRITER_BYTES = 4 * 1024 * 1024;
+
+function acquireWriter(): ProtobufWriter {
+  const w = writerPool.pop();
+  if (w === undefined) return new ProtobufWriter();
+  w.reset();
+  return w;
+}
+
+function releaseWriter(w: ProtobufWriter): void {
+  if (writerPool.length < MAX_POOLED_WRITERS && w.buf.length <= MAX_POOLED_WRITER_BYTES) writerPool.push(w);
+}
+
+/** An encoded request whose bytes belong to a pooled writer: valid until `release()`, which must be called once. */
+export class PooledRequestBody {
+  private _writer: ProtobufWriter | undefined;
+  constructor(
+    writer: ProtobufWriter,
+    readonly bytes: Buffer,
+  ) {
+    this._writer = writer;
+  }
+
+  release(): void {
+    const w = this._writer;
+    if (w === undefined) return;
+    this._writer = undefined;
+    releaseWriter(w);
+  }
+}
+
+/** Encodes a batch into a pooled writer (no allocation once the pool is warm). */
+export function encodeTraceRequestPooled(spans: readonly ReadableSpan[]): PooledRequestBody {
+  const w = acquireWriter();
+  try {
+    writeRequest(w, spans);
+  } catch (err) {
+    releaseWriter(w);
+    throw err;
+  }
+  return new PooledRequestBody(w, w.buf.subarray(0, w.pos));
+}
+
+/** Encodes a batch as one `ExportTraceServiceRequest`. Returns a Buffer the caller owns. */
+export function encodeTraceRequest(spans: readonly ReadableSpan[]): Buffer {
+  const w = acquireWriter();
+  try {
+    writeRequest(w, spans);
+    return w.finish();
+  } finally {
+    releaseWriter(w);
+  }
+}
+
+function writeRequest(w: ProtobufWriter, spans: readonly ReadableSpan[]): void {
+  const groups = groupSpans(spans);
+  for (let g = 0; g < groups.length; g++) {
+    const group = groups[g];
+    // A ResourceSpans of a full batch is tens to hundreds of KiB: 3 length bytes cover up to 2 MiB.
+    const rsStart = w.beginMessage(REQUEST_RESOURCE_SPANS, 3);
+    writeResource(w, group.resource);
+    const scopes = group.scopes;
+    for (let s = 0; s < scopes.length; s++) {
+      const ssStart = w.beginMessage(RESOURCE_SPANS_SCOPE_SPANS, 3);
+      const scope = scopes[s].scope;
+      writeScope(w, scope);
+      const list = scopes[s].spans;
+      for (let i = 0; i < list.length; i++) writeSpan(w, list[i]);
+      if (scope.schemaUrl) w.stringField(SCOPE_SPANS_SCHEMA_URL, scope.schemaUrl);
+      w.endMessage(ssStart, 3);
+    }
+    const schemaUrl = group.resource.schemaUrl;
+    if (schemaUrl) w.stringField(RESOURCE_SPANS_SCHEMA_URL, schemaUrl);
+    w.endMessage(rsStart, 3);
+  }
+}
+
+function writeResource(w: ProtobufWriter, resource: Resource): void {
+  const start = w.beginMessage(RESOURCE_SPANS_RESOURCE, 2);
+  writeAttributes(w, RESOURCE_ATTRIBUTES, resource.attributes);
+  w.endMessage(start, 2);
+}
+
+function writeScope(w: ProtobufWriter, scope: InstrumentationScope): void {
+  const start = w.beginMessage(SCOPE_SPANS_SCOPE, 1);
+  if (scope.name) w.stringField(SCOPE_NAME, scope.name);
+  if (scope.version) w.stringField(SCOPE_VERSION, scope.version);
+  w.endMessage(start, 1);
+}
+
+function writeTime(w: ProtobufWriter, tag: number, relativeMillis: number): void {
+  const parts = toEpochParts(relativeMillis, timeScratch);
+  // fixed64 is unsigned: a time before 1970 cannot be written; it is clamped to the epoch.
+  if (parts[0] < 0) w.fixed64Field(tag, 0, 0);
+  else w.epochNanosField(tag, parts[0], parts[1]);
+}
+
+function writeSpan(w: ProtobufWriter, span: ReadableSpan): void {
+  const sc = span.spanContext();
+  // Spans are mostly 128 B – 16 KiB: two length bytes.
+  const start = w.beginMessage(SCOPE_SPANS_SPANS, 2);
+  w.hexField(SPAN_TRACE_ID, sc.traceId, 16);
+  w.hexField(SPAN_SPAN_ID, sc.spanId, 8);
+  const traceState = sc.traceState;
+  if (traceState !== undefined) {
+    const ts = traceState.serialize();
+    if (ts !== '') w.stringField(SPAN_TRACE_STATE, ts);
+  }
+  const parent = span.parentSpanId;
+  if (parent !== undefined && parent !== '') w.hexField(SPAN_PARENT_SPAN_ID, parent, 8);
+  if (span.name !== '') w.stringField(SPAN_NAME, span.name);
+  // The API numbers kinds from INTERNAL = 0; OTLP from SPAN_KIND_UNSPECIFIED = 0, INTERNAL = 1.
+  w.uint32Field(SPAN_KIND, (span.kind | 0) + 1);
+  writeTime(w, SPAN_START_TIME, span.startTime);
+  writeTime(w, SPAN_END_TIME, span.endTime);
+  writeAttributes(w, SPAN_ATTRIBUTES, span.attributes);
+  if (span.droppedAttributesCount > 0) w.uint32Field(SPAN_DROPPED_ATTRIBUTES, span.droppedAttributesCount);
+  const events = span.events;
+  for (let i = 0; i < events.length; i++) writeEvent(w, events[i]);
+  if (span.droppedEventsCount > 0) w.uint32Field(SPAN_DROPPED_EVENTS, span.droppedEventsCount);
+  const links = span.links;
+  for (let i = 0; i < links.length; i++) writeLink(w, links[i]);
+  if (span.droppedLinksCount > 0) w.uint32Field(SPAN_DROPPED_LINKS, span.droppedLinksCount);
+  const status = span.status;
+  if (status.code !== 0 || (status.message !== undefined && status.message !== '')) {
+    const statusStart = w.beginMessage(SPAN_STATUS, 1);
+    if (status.message) w.stringField(STATUS_MESSAGE, status.message);
+    if (status.code !== 0) w.uint32Field(STATUS_CODE, status.code);
+    w.endMessage(statusStart, 1);
+  }
+  const flags = spanFlags(sc.traceFlags, span.parentIsRemote);
+  if (flags !== 0) w.fixed32Field16(flags);
+  w.endMessage(start, 2);
+}
+
+function writeEvent(w: ProtobufWriter, event: TimedEvent): void {
+  const start = w.beginMessage(SPAN_EVENTS, 1);
+  writeTime(w, EVENT_TIME, event.time);
+  if (event.name !== '') w.stringField(EVENT_NAME, event.name);
+  writeAttributes(w, EVENT_ATTRIBUTES, event.attributes);
+  if (event.droppedAttributesCount > 0) w.uint32Field(EVENT_DROPPED_ATTRIBUTES, event.droppedAttributesCount);
+  w.endMessage(start, 1);
+}
+
+function writeLink(w: ProtobufWriter, link: SpanLink): void {
+  const sc = link.context;
+  const start = w.beginMessage(SPAN_LINKS, 1);
+  w.hexField(LINK_TRACE_ID, sc.traceId, 16);
+  w.hexField(LINK_SPAN_ID, sc.spanId, 8);
+  const traceState = sc.traceState;
+  if (traceState !== undefined) {
+    const ts = traceState.serialize();
+    if (ts !== '') w.stringField(LINK_TRACE_STATE, ts);
+  }
+  writeAttributes(w, LINK_ATTRIBUTES, link.attributes);
+  if (link.droppedAttributesCount > 0) w.uint32Field(LINK_DROPPED_ATTRIBUTES, link.droppedAttributesCount);
+  const flags = spanFlags(sc.traceFlags, sc.isRemote);
+  if (flags !== 0) w.fixed32Field(LINK_FLAGS, flags);
+  w.endMessage(start, 1);
+}
+
+/** Writes each defined attribute as a repeated KeyValue field `tag`. */
+function writeAttributes(w: ProtobufWriter, tag: number, attributes: Attributes): void {
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value === undefined) continue;
+    writeKeyValue(w, tag, key, value, 0);
+  }
+}
+
+function writeKeyValue(w: ProtobufWriter, tag: number, key: string, value: unknown, depth: number): void {
+  // Most attributes are short: one length byte.
+  const start = w.beginMessage(tag, 1);
+  w.cachedStringField(KEY_VALUE_KEY, key);
+  const valueStart = w.beginMessage(KEY_VALUE_VALUE, 1);
+  writeAnyValueContent(w, value, depth);
+  w.endMessage(valueStart, 1);
+  w.endMessage(start, 1);
+}
+
+/**
+ * The fields of an AnyValue for a JavaScript value (common.proto, AnyValue). Integers within ±2^53 are int_value,
+ * other numbers double_value (as the OpenTelemetry JS SDK does); arrays are array_value, Uint8Arrays bytes_value,
+ * plain objects kvlist_value; null or undefined (array holes) an empty AnyValue. A oneof member is written even
+ * when it holds its type's default (false, 0, ""), so the receiver sees which member is set.
+ */
+function writeAnyValueContent(w: ProtobufWriter, value: unknown, depth: number): void {
+  switch (typeof value) {
+    case 'string':
+      w.stringField(ANY_STRING, value);
+      return;
+    case 'boolean':
+      w.boolField(ANY_BOOL, value);
+      return;
+    case 'number':
+      if (Number.isSafeInteger(value)) w.int64Field(ANY_INT, value);
+      else w.doubleField(ANY_DOUBLE, value);
+      return;
+    case 'object': {
+      if (value === null || depth >= MAX_VALUE_DEPTH) return;
+      if (Array.isArray(value)) {
+        const start = w.beginMessage(ANY_ARRAY, 1);
+        for (let i = 0; i < value.length; i++) {
+          const itemStart = w.beginMessage(LIST_VALUES, 1);
+          writeAnyValueContent(w, value[i], depth + 1);
+          w.endMessage(itemStart, 1);
+        }
+        w.endMessage(start, 1);
+        return;
+      }
+      if (value instanceof Uint8Array) {
+        w.bytesField(ANY_BYTES, value);
+        return;
+      }
+      const map = value as Record<string, unknown>;
+      const start = w.beginMessage(ANY_KVLIST, 1);
+      for (const key in map) {
+        if (!Object.prototype.hasOwnProperty.call(map, key)) continue;
+        const v = map[key];
+        if (v === undefined) continue;
+        writeKeyValue(w, LIST_VALUES, key, v, depth + 1);
+      }
+      w.endMessage(start, 1);
+      return;
+    }
+    default:
+      // undefined, bigint, symbol, function: not attribute values. An empty AnyValue keeps the key visible.
+      return;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Process life under the agent, against the same program without it: signals, the application's own handlers,
+ * and fatal exceptions end the process exactly as they would have, and the spans get out.
+ */
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpRequest, startApp } from '../helpers/child';
+import { Receiver } from '../helpers/receiver';
+
+const SERVER = path.join(__dirname, '..', 'fixtures', 'lifecycle', 'server.js');
+
+let receiver: Receiver;
+beforeAll(async () => {
+  receiver = await Receiver.start();
+});
+afterAll(() => receiver.close());
+
+/** Env that keeps spans queued (a minute of batch delay), so only a flush at the end can deliver them. */
+const queued = (extra: Record<string, string> = {}) => receiver.env({ OTEL_BSP_SCHEDULE_DELAY: '60000', ...extra });
+
+async function serveAndSignal(signal: NodeJS.Signals, withAgent: boolean, env: Record<string, string>) {
+  const app = await startApp(SERVER, { env, nodeArgs: withAgent ? undefined : [] });
+  for (let i = 0; i < 3; i++) expect((await httpRequest(`http://127.0.0.1:${app.port}/n${i}`)).body).toBe('ok');
+  const result = await app.stop(signal);
+  return { ...result, stdout: app.stdout(), stderr: app.stderr() };
+}
+
+describe.each(['SIGTERM', 'SIGINT'] as const)('on %s', (signal) => {
+  it('with no handler of its own, the process flushes and then ends by the signal, as without the agent', async () => {
+    const without = await serveAndSignal(signal, false, {});
+    expect(without).toMatchObject({ code: null, signal });
+    receiver.clear();
+    const withAgent = await serveAndSignal(signal, true, queued());
+    expect(withAgent.code).toBe(without.code);
+    expect(withAgent.signal).toBe(without.signal);
+    expect(withAgent.stderr).toBe('');
+    expect(receiver.spans.filter((s) => s.kind === 1).map((s) => s.attributes['url.path']).sort()).toEqual(['/n0', '/n1', '/n2']);
+  });
+
+  it('with its own handler, the agent flushes and leaves the rest to the application', async () => {
+    const without = await serveAndSignal(signal, false, { MODE: 'own-handler' });
+    expect(without).toMatchObject({ code: 0, signal: null });
+    receiver.clear();
+    const withAgent = await serveAndSignal(signal, true, queued({ MODE: 'own-handler' }));
+    expect(withAgent.code).toBe(0);
+    expect(withAgent.signal).toBeNull();
+    expect(withAgent.stdout).toBe(without.stdout.replace(/listening \d+/, withAgent.stdout.match(/listening \d+/)![0]));
+    expect(withAgent.stdout.match(/app handler/g)).toHaveLength(1);
+    expect(receiver.spans.filter((s) => s.kind === 1)).toHaveLength(3);
+  });
+});
+
+describe('a fatal uncaught exception', () => {
+  it('crashes the same way, and the failing request\'s span carries the exception', async () => {
+    const run = async (withAgent: boolean) => {
+      const app = await startApp(SERVER, { env: withAgent ? queued() : {}, nodeArgs: withAgent ? undefined : [] });
+      await httpRequest(`http://127.0.0.1:${app.port}/crash`).catch(() => undefined);
+      const { code } = await app.exited;
+      return { exit: code, stderr: app.stderr() };
+    };
+    const without = await run(false);
+    receiver.clear();
+    const withAgent = await run(true);
+    expect(without.exit).toBe(1);
+    expect(withAgent.exit).toBe(1);
+    const norm = (s: string) => s.replace(/\(node:\d+\)/g, '').replace(/:\d+:\d+/g, ':L:C');
+    expect(norm(withAgent.stderr)).toContain('TypeError: handler blew up');
+    expect(norm(withAgent.stderr).split('\n')[0]).toBe(norm(without.stderr).split('\n')[0]);
+    const server = receiver.spans.find((s) => s.kind === 1 && s.attributes['url.path'] === '/crash');
+    expect(server, 'the crashing request\'s server span').toBeDefined();
+    expect(server!.status.code).toBe(2);
+    const exception = server!.events.find((e) => e.name === 'exception')!;
+    expect(exception.attributes['exception.type']).toBe('TypeError');
+    expect(exception.attributes['exception.message']).toBe('handler blew up');
+  });
+});
