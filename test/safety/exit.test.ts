@@ -1,0 +1,104 @@
+/**
+ * A program ends exactly when it would have without the agent: same exit code, the application's beforeExit and
+ * exit listeners called as often and in the same order, no agent timer or socket holding the loop open — with a
+ * healthy collector, a refused port, and a collector that accepts and never answers. Timing bounds here are
+ * generous (a loaded CI machine must not fail them); the precise figures come from bench/exit.js.
+ */
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runApp, type RunResult } from '../helpers/child';
+import { Receiver } from '../helpers/receiver';
+import { requirePostgres, serviceEnv } from '../helpers/services';
+
+const PROGRAM = path.join(__dirname, '..', 'fixtures', 'lifecycle', 'exit-program.js');
+
+let receiver: Receiver;
+let hanging: net.Server;
+let hangingPort: number;
+const held: net.Socket[] = [];
+
+beforeAll(async () => {
+  await requirePostgres();
+  receiver = await Receiver.start();
+  hanging = net.createServer((socket) => held.push(socket)); // accepts, reads nothing, never answers
+  await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+  hangingPort = (hanging.address() as net.AddressInfo).port;
+});
+
+afterAll(async () => {
+  for (const s of held) s.destroy();
+  hanging.close();
+  await receiver.close();
+});
+
+const collectors = {
+  healthy: () => ({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url }),
+  refused: () => ({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:9/v1/traces' }),
+  hanging: () => ({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${hangingPort}/v1/traces` }),
+};
+
+function run(mode: string, agent: boolean, collector: keyof typeof collectors = 'healthy'): Promise<RunResult> {
+  return runApp(PROGRAM, {
+    nodeArgs: agent ? undefined : [],
+    env: {
+      ...serviceEnv(),
+      MODE: mode,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      // spans stay queued until the program ends: only the end-of-process flush can deliver them
+      OTEL_BSP_SCHEDULE_DELAY: '60000',
+      ...collectors[collector](),
+    },
+  });
+}
+
+const MODES: Array<[string, number, number]> = [
+  // mode, exit code, spans the program makes
+  ['ends', 0, 2],
+  ['exit-call', 3, 2],
+  ['exit-code', 5, 2],
+  ['pg-idle', 0, 3], // the query, the pool wait, the connection
+];
+
+describe.each(MODES)('a program that ends by %s', (mode, code, spans) => {
+  let baseline: RunResult;
+  beforeAll(async () => {
+    baseline = await run(mode, false);
+    expect(baseline.code).toBe(code);
+  });
+
+  for (const collector of ['healthy', 'refused', 'hanging'] as const) {
+    it(`ends the same way with the agent and a ${collector} collector`, async () => {
+      receiver.clear();
+      const withAgent = await run(mode, true, collector);
+      expect(withAgent.code).toBe(baseline.code);
+      expect(withAgent.signal).toBe(baseline.signal);
+      // the application's listeners: same calls, same order, same codes
+      expect(withAgent.stdout).toBe(baseline.stdout);
+      // nothing on stderr but the agent's own diagnostics (a failed export is worth a warning)
+      for (const line of withAgent.stderr.split('\n').filter(Boolean)) expect(line).toMatch(/^zerotel (warn|error): /);
+      if (collector === 'healthy') expect(withAgent.stderr).toBe('');
+      const added = withAgent.elapsedMs - baseline.elapsedMs;
+      if (collector === 'hanging') expect(added).toBeLessThan(1000 + 1500);
+      else expect(added).toBeLessThan(1500);
+      if (collector === 'healthy') {
+        const got = await receiver.waitForCount(spans, 5000);
+        expect(got.length).toBe(spans);
+      } else {
+        expect(receiver.spans).toHaveLength(0);
+      }
+    });
+  }
+});
+
+describe('OTEL_NODE_EXIT_FLUSH_TIMEOUT', () => {
+  it('bounds the wait for a collector that never answers', async () => {
+    const baseline = await run('ends', false);
+    const quick = await runApp(PROGRAM, {
+      env: { MODE: 'ends', OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_NODE_EXIT_FLUSH_TIMEOUT: '100', ...collectors.hanging() },
+    });
+    expect(quick.code).toBe(0);
+    expect(quick.stdout).toBe(baseline.stdout);
+    expect(quick.elapsedMs - baseline.elapsedMs).toBeLessThan(100 + 1200);
+  });
+});
