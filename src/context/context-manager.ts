@@ -21,6 +21,14 @@ function applyWithThis(fn: AnyFunction, thisArg: unknown, args: ArrayLike<unknow
 export class AsyncLocalStorageContextManager {
   private readonly _als = new AsyncLocalStorage<Context>();
 
+  /**
+   * The AsyncLocalStorage behind this manager, for `diagnostics_channel` `bindStore`: a subscriber to a
+   * library's TracingChannel can then choose the context the traced function runs in.
+   */
+  get storage(): AsyncLocalStorage<Context> {
+    return this._als;
+  }
+
   active(): Context {
     const store = this._als.getStore();
     return store === undefined ? ROOT_CONTEXT : store;

@@ -8,8 +8,10 @@ import type { InstrumentationDefinition } from './types';
 import { httpInstrumentation } from '../../instrumentations/http';
 import { fetchInstrumentation } from '../../instrumentations/fetch';
 import { pgInstrumentation } from '../../instrumentations/pg';
+import { redisInstrumentation } from '../../instrumentations/redis';
+import { ioredisInstrumentation } from '../../instrumentations/ioredis';
 
-export const ALL_INSTRUMENTATIONS: readonly InstrumentationDefinition[] = [httpInstrumentation, fetchInstrumentation, pgInstrumentation];
+export const ALL_INSTRUMENTATIONS: readonly InstrumentationDefinition[] = [httpInstrumentation, fetchInstrumentation, pgInstrumentation, redisInstrumentation, ioredisInstrumentation];
 
 /**
  * Applies OTEL_NODE_ENABLED_INSTRUMENTATIONS (when set, only those) and then OTEL_NODE_DISABLED_INSTRUMENTATIONS.

@@ -1,0 +1,21 @@
+/**
+ * ioredis 5: a CLIENT span per command (including commands queued while connecting), one per pipeline or
+ * MULTI/EXEC, and spans for connects and reconnects. The Redis text and attribute rules are shared with the
+ * node-redis instrumentation (instrumentations/redis/command-text.ts).
+ */
+import type { InstrumentationDefinition } from '../../src/instrumentation/types';
+
+export const ioredisInstrumentation: InstrumentationDefinition = {
+  name: 'ioredis',
+  packageName: 'ioredis',
+  modules: [
+    {
+      // 5.11+ also publish ioredis:* TracingChannels; they are not used (see patch.ts for why), so every 5.x is
+      // wrapped the same way.
+      name: 'ioredis',
+      versions: '>=5 <6',
+      patches: 'Redis#sendCommand, Redis#connect, Pipeline#exec, Pipeline#sendCommand (auto-pipelines)',
+      load: () => require('./patch').ioredisPatcher,
+    },
+  ],
+};

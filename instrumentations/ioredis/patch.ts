@@ -1,0 +1,285 @@
+/**
+ * Wrapping for ioredis 5.
+ *
+ * Commands: `Redis#sendCommand(command, stream)` sees every command, often more than once (the offline queue
+ * and a reconnect send a command again). The span starts at the first call, in the caller's context — so a
+ * command queued while the client connects keeps its caller as parent and its span covers the wait — and ends
+ * when the command is resolved or rejected. Those are observed by wrapping the command's own `resolve` /
+ * `reject`: attaching handlers to its promise instead would mark the promise handled and hide an unhandled
+ * rejection the application would otherwise see, and returning a derived promise would leave one unhandled
+ * where ioredis ignores the return value (the offline queue, Cluster).
+ *
+ * ioredis 5.11+ also publishes `ioredis:command` / `ioredis:batch` / `ioredis:connect` TracingChannels, but
+ * they are not used: a command is published only when it is written, so a command from the offline queue is
+ * published from the connection's `ready` handler, in the wrong context and with its queueing time lost; a
+ * plain pipeline is published as one command event per command with no batch event; and the published
+ * arguments are redacted by the library's own rules, which hide the key of many commands (HGET, TTL, MGET)
+ * and keep values of others (GETSET, LREM). See bench/redis-approaches.js for the CPU comparison.
+ *
+ * Pipelines and MULTI: `Pipeline#exec` gets one span; the commands it then sends through sendCommand (with a
+ * pipeline stream) get none. A MULTI pipeline's exec runs twice (the first queues EXEC): only the run that sends
+ * is traced. Auto-pipelining (`enableAutoPipelining`) is not a batch the application asked for: each command
+ * keeps its own span, started when it is queued (`Pipeline#sendCommand`), in its caller's context.
+ *
+ * Connections: `connect()` gets a `redis connect` span (or `redis reconnect`, a root span, when ioredis
+ * reconnects by itself) and runs in the root context, so the socket — and the replies, pub/sub messages and
+ * reconnects it produces later — do not join the caller's trace. The commands ioredis sends itself while
+ * connecting (AUTH, SELECT, CLIENT SETNAME, INFO) are children of the connect span.
+ */
+import * as path from 'node:path';
+import type { Context, Span } from '../../src/api/types';
+import { SpanKind } from '../../src/api/types';
+import { getSpan, isTracingSuppressed, ROOT_CONTEXT, setSpan } from '../../src/context/context';
+import { contextManager } from '../../src/context/global';
+import * as runtime from '../../src/instrumentation/runtime';
+import { getConfig, reportInstrumentationError, tracerGetter } from '../../src/instrumentation/runtime';
+import type { ModuleInfo, Patcher } from '../../src/instrumentation/types';
+import { unwrapMethod, wrapMethod } from '../../src/instrumentation/wrap';
+import {
+  BatchDescription,
+  commandName,
+  commandQueryText,
+  firstErrorIn,
+  recordRedisError,
+  redisConnectAttributes,
+  redisSpanAttributes,
+} from '../redis/command-text';
+import { clientEndpoint, clientNamespace, isMultiPipeline } from './attributes';
+
+const getTracer = tracerGetter('ioredis');
+
+/** Commands already seen by sendCommand (traced or deliberately not): a second send is a re-send. */
+const seen = new WeakSet<object>();
+/** Pipelines whose span was started (exec may run again: cluster redirections, MULTI's two passes). */
+const tracedPipelines = new WeakSet<object>();
+/** A client's open connect span, as the context its own handshake commands are children of. */
+const connecting = new WeakMap<object, Context>();
+/** ioredis's marker of an auto-pipeline (its `kExec` symbol), found at patch time. */
+let autoPipelineMarker: symbol | undefined;
+
+function endWithError(span: Span, err: unknown): void {
+  try {
+    recordRedisError(span, err);
+  } catch (e) {
+    reportInstrumentationError('ioredis', 'recording an error', e);
+  }
+  span.end();
+}
+
+/**
+ * Ends `span` when the command (or pipeline) is resolved or rejected, by wrapping its `resolve` / `reject`.
+ * Two small closures per command: the only way to see the outcome without touching the promise.
+ */
+function endOnSettle(target: any, span: Span, scanReplies: boolean): void {
+  const resolve = target.resolve;
+  const reject = target.reject;
+  if (typeof resolve !== 'function' || typeof reject !== 'function') {
+    span.end();
+    return;
+  }
+  let open = true;
+  target.resolve = function (this: unknown, value: unknown) {
+    if (open) {
+      open = false;
+      const failed = scanReplies ? pipelineError(value) : undefined;
+      if (failed !== undefined) endWithError(span, failed);
+      else span.end();
+    }
+    return resolve.apply(this, arguments as any);
+  };
+  target.reject = function (this: unknown, err: unknown) {
+    if (open) {
+      open = false;
+      endWithError(span, err);
+    }
+    return reject.apply(this, arguments as any);
+  };
+}
+
+/** A pipeline resolves with `[error, reply]` pairs: the first error, or inside a MULTI the EXEC reply's. */
+function pipelineError(results: unknown): unknown {
+  if (!Array.isArray(results)) return undefined;
+  for (let i = 0; i < results.length; i++) {
+    const pair = results[i];
+    if (!Array.isArray(pair)) continue;
+    if (pair[0] instanceof Error) return pair[0];
+    const inner = firstErrorIn(pair[1]);
+    if (inner !== undefined) return inner;
+  }
+  return undefined;
+}
+
+function startCommandSpan(client: any, command: any, parent: Context): Span {
+  const name = commandName(command.name);
+  const text = commandQueryText(getConfig().redisQueryText, name, command.args, 0);
+  return getTracer().start(name, SpanKind.CLIENT, parent, redisSpanAttributes(clientEndpoint(client), name, clientNamespace(client), text, undefined));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Commands
+
+function makeSendCommand(original: (...args: any[]) => any) {
+  return function sendCommand(this: any, command: any, stream: any): any {
+    if (!runtime.tracingEnabled || command === null || typeof command !== 'object') return original.apply(this, arguments as any);
+    // A pipeline's commands are described by the pipeline's span (or, auto-pipelined, traced when queued).
+    if (stream != null && stream.isPipeline === true) return original.apply(this, arguments as any);
+    if (seen.has(command)) return original.apply(this, arguments as any);
+    seen.add(command);
+    let parent = contextManager.active();
+    if (isTracingSuppressed(parent)) return original.apply(this, arguments as any);
+    try {
+      // ioredis's own handshake (AUTH, SELECT, INFO…) runs from the socket, in the root context.
+      if (this.status === 'connect' && getSpan(parent) === undefined) parent = connecting.get(this) ?? parent;
+      endOnSettle(command, startCommandSpan(this, command, parent), false);
+    } catch (err) {
+      reportInstrumentationError('ioredis', 'starting a command span', err);
+    }
+    return original.apply(this, arguments as any);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pipelines and MULTI
+
+function isAutoPipeline(pipeline: any): boolean {
+  return autoPipelineMarker !== undefined && pipeline[autoPipelineMarker] !== undefined;
+}
+
+/** `Pipeline#sendCommand(command)` queues a command: for an auto-pipeline, that is where its caller is. */
+function makePipelineSendCommand(original: (...args: any[]) => any) {
+  return function sendCommand(this: any, command: any): any {
+    if (!runtime.tracingEnabled || !isAutoPipeline(this) || command === null || typeof command !== 'object') {
+      return original.apply(this, arguments as any);
+    }
+    const parent = contextManager.active();
+    if (!isTracingSuppressed(parent) && !seen.has(command)) {
+      seen.add(command);
+      try {
+        endOnSettle(command, startCommandSpan(this.redis, command, parent), false);
+      } catch (err) {
+        reportInstrumentationError('ioredis', 'starting a command span', err);
+      }
+    }
+    return original.apply(this, arguments as any);
+  };
+}
+
+function startPipelineSpan(pipeline: any, parent: Context): Span {
+  const queue: any[] = Array.isArray(pipeline._queue) ? pipeline._queue : [];
+  const multi = isMultiPipeline(queue);
+  const batch = new BatchDescription(getConfig().redisQueryText);
+  // A MULTI's own MULTI and EXEC are the transaction's frame, not operations in it.
+  const first = multi ? 1 : 0;
+  const last = multi ? queue.length - 1 : queue.length;
+  for (let i = first; i < last; i++) {
+    const command = queue[i];
+    batch.add(commandName(command?.name), command?.args, 0);
+  }
+  const name = batch.operationName(multi ? 'MULTI' : 'PIPELINE');
+  return getTracer().start(
+    name,
+    SpanKind.CLIENT,
+    parent,
+    redisSpanAttributes(clientEndpoint(pipeline.redis), name, clientNamespace(pipeline.redis), batch.queryText(), batch.batchSize()),
+  );
+}
+
+function makePipelineExec(original: (...args: any[]) => any) {
+  return function exec(this: any): any {
+    // `_transactions > 0`: the first of a MULTI's two passes, which only queues EXEC.
+    if (!runtime.tracingEnabled || this._transactions > 0 || tracedPipelines.has(this) || isAutoPipeline(this)) {
+      return original.apply(this, arguments as any);
+    }
+    tracedPipelines.add(this);
+    const parent = contextManager.active();
+    if (isTracingSuppressed(parent)) return original.apply(this, arguments as any);
+    try {
+      endOnSettle(this, startPipelineSpan(this, parent), true);
+    } catch (err) {
+      reportInstrumentationError('ioredis', 'starting a pipeline span', err);
+    }
+    return original.apply(this, arguments as any);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Connections
+
+async function settleConnect(span: Span, promise: Promise<unknown>, client: object): Promise<unknown> {
+  let value: unknown;
+  try {
+    value = await promise;
+  } catch (err) {
+    if (connecting.get(client) !== undefined && getSpan(connecting.get(client)!) === span) connecting.delete(client);
+    endWithError(span, err);
+    throw err;
+  }
+  if (connecting.get(client) !== undefined && getSpan(connecting.get(client)!) === span) connecting.delete(client);
+  span.end();
+  return value;
+}
+
+function makeConnect(original: (...args: any[]) => any) {
+  return function connect(this: any, callback: unknown): any {
+    if (!runtime.tracingEnabled) return original.apply(this, arguments as any);
+    // ioredis reconnects by calling connect() from its close handler: nobody waits on that call.
+    const reconnect = this.status === 'reconnecting';
+    const parent = reconnect ? ROOT_CONTEXT : contextManager.active();
+    if (isTracingSuppressed(parent)) return original.apply(this, arguments as any);
+    let span: Span | undefined;
+    try {
+      span = getTracer().start(reconnect ? 'redis reconnect' : 'redis connect', SpanKind.CLIENT, parent, redisConnectAttributes(clientEndpoint(this), clientNamespace(this)));
+      connecting.set(this, setSpan(ROOT_CONTEXT, span));
+    } catch (err) {
+      reportInstrumentationError('ioredis', 'starting the connect span', err);
+    }
+    const result = contextManager.run(ROOT_CONTEXT, original, this, arguments) as Promise<unknown> | undefined;
+    if (span === undefined) return result;
+    if (result === null || typeof result !== 'object' || typeof (result as { then?: unknown }).then !== 'function') {
+      span.end();
+      return result;
+    }
+    if (typeof callback === 'function') {
+      // The callback already handles the library's promise; follow it without returning another one, which
+      // nobody would handle.
+      settleConnect(span, result, this).catch(noop);
+      return result;
+    }
+    // ioredis's own calls (constructor, lazy connect, reconnect) all catch the promise connect() returns.
+    return settleConnect(span, result, this);
+  };
+}
+
+function noop(): void {}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Patcher
+
+export const ioredisPatcher: Patcher = {
+  patch(Redis: any, info: ModuleInfo) {
+    const proto = Redis?.prototype;
+    if (proto === undefined) return;
+    if (info.basedir !== undefined && autoPipelineMarker === undefined) {
+      try {
+        const marker = require(path.join(info.basedir, 'built', 'autoPipelining.js')).kExec;
+        if (typeof marker === 'symbol') autoPipelineMarker = marker;
+      } catch {
+        // Without the marker auto-pipelines are traced as pipelines.
+      }
+    }
+    wrapMethod(proto, 'sendCommand', makeSendCommand);
+    wrapMethod(proto, 'connect', makeConnect);
+    const pipelineProto = Redis.Pipeline?.prototype;
+    wrapMethod(pipelineProto, 'exec', makePipelineExec);
+    wrapMethod(pipelineProto, 'sendCommand', makePipelineSendCommand);
+  },
+  unpatch(Redis: any) {
+    const proto = Redis?.prototype;
+    if (proto === undefined) return;
+    unwrapMethod(proto, 'sendCommand');
+    unwrapMethod(proto, 'connect');
+    const pipelineProto = Redis.Pipeline?.prototype;
+    unwrapMethod(pipelineProto, 'exec');
+    unwrapMethod(pipelineProto, 'sendCommand');
+  },
+};

@@ -1,0 +1,451 @@
+/**
+ * Wrapping for node-redis (`@redis/client`) 1.x (redis 4) and 5.x (redis 5) — 5.12+ included, whose own tracing
+ * channels publish too little (already-redacted arguments, no MULTI commands): see README.md and channels.ts.
+ *
+ * Commands: a CLIENT span per command, started in the caller's context and ended when the reply (or error)
+ * arrives. 5.x funnels every command through `RedisClient#sendCommand`. 1.x calls a private method from the
+ * command methods, so the command executor is wrapped where the methods are attached (`attachCommands` in
+ * commander.js, before client/index.js uses it), and `transformCommandArguments` hands the wrapper the Redis
+ * arguments it computed, so they are not built twice.
+ *
+ * Batches: one span per MULTI/EXEC or pipeline (`_executeMulti` / `_executePipeline` in 5.x, `multiExecutor`
+ * in 1.x), which add their commands to the queue without going through sendCommand — so queued commands get
+ * no span of their own.
+ *
+ * Connections: `connect()` gets a `redis connect` span, and runs the library's connect in the root context: the
+ * socket it opens, and everything the socket later does (replies, pub/sub messages delivered to listeners,
+ * reconnects), would otherwise belong to whichever request happened to connect. After the first `ready`, each
+ * reconnect attempt the client announces (`reconnecting`) gets a root `redis reconnect` span, ended by the next
+ * `ready` or `error`.
+ *
+ * The returned promises resolve and reject exactly as the library's (node-redis awaits or chains every
+ * promise sendCommand returns, so a derived promise is never left unhandled where the original was handled).
+ */
+import type { Context, Span } from '../../src/api/types';
+import { SpanKind } from '../../src/api/types';
+import { isTracingSuppressed, ROOT_CONTEXT } from '../../src/context/context';
+import { contextManager } from '../../src/context/global';
+import * as runtime from '../../src/instrumentation/runtime';
+import { getConfig, reportInstrumentationError, tracerGetter } from '../../src/instrumentation/runtime';
+import type { ModuleInfo, Patcher } from '../../src/instrumentation/types';
+import { unwrapMethod, wrapMethod } from '../../src/instrumentation/wrap';
+import {
+  BatchDescription,
+  commandName,
+  commandQueryText,
+  databaseNamespace,
+  firstErrorIn,
+  recordRedisError,
+  redisConnectAttributes,
+  redisSpanAttributes,
+} from './command-text';
+import { clientState, type ClientState } from './attributes';
+
+const getTracer = tracerGetter('redis');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Span helpers
+
+function startCommandSpan(state: ClientState, args: ArrayLike<unknown>, parent: Context): Span {
+  const name = commandName(args[0]);
+  const text = commandQueryText(getConfig().redisQueryText, name, args, 1);
+  return getTracer().start(name, SpanKind.CLIENT, parent, redisSpanAttributes(state.endpoint, name, state.namespace, text, undefined));
+}
+
+/** For SELECT: the index it selects, so a success can update `db.namespace` for the next commands. */
+function selectedIndex(args: ArrayLike<unknown>): number | undefined {
+  const first = args[0];
+  if (typeof first !== 'string' || (first !== 'SELECT' && first.toUpperCase() !== 'SELECT')) return undefined;
+  const n = Number(args[1]);
+  return Number.isInteger(n) && n >= 0 ? n : undefined;
+}
+
+function endWithError(span: Span, err: unknown): void {
+  try {
+    recordRedisError(span, err);
+  } catch (e) {
+    reportInstrumentationError('redis', 'recording an error', e);
+  }
+  span.end();
+}
+
+/**
+ * The library's promise, followed: the span ends when it settles, and the promise returned resolves or rejects
+ * with the same value. An async function rather than `then` with closures: nothing allocated per call beyond
+ * the promise itself.
+ */
+async function settleCommand(span: Span, promise: Promise<unknown>, state: ClientState, selectIndex: number | undefined): Promise<unknown> {
+  let value: unknown;
+  try {
+    value = await promise;
+  } catch (err) {
+    endWithError(span, err);
+    throw err;
+  }
+  if (selectIndex !== undefined) state.namespace = databaseNamespace(selectIndex);
+  span.end();
+  return value;
+}
+
+/** As settleCommand, for a batch: a MULTI whose EXEC reply holds a failed command's error is a failed span. */
+async function settleBatch(span: Span, promise: Promise<unknown>, state: ClientState, selectIndex: unknown): Promise<unknown> {
+  let value: unknown;
+  try {
+    value = await promise;
+  } catch (err) {
+    endWithError(span, err);
+    throw err;
+  }
+  if (typeof selectIndex === 'number') state.namespace = databaseNamespace(selectIndex);
+  const failed = firstErrorIn(value);
+  if (failed !== undefined) endWithError(span, failed);
+  else span.end();
+  return value;
+}
+
+function isThenable(value: unknown): value is Promise<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** The active context, or undefined when this call must not be traced. */
+function tracedParent(): Context | undefined {
+  if (!runtime.tracingEnabled) return undefined;
+  const parent = contextManager.active();
+  return isTracingSuppressed(parent) ? undefined : parent;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Commands (5.x: sendCommand; 1.x: sendCommand for raw commands)
+
+function makeSendCommand(original: (...args: any[]) => any) {
+  return function sendCommand(this: any, args: unknown): any {
+    const parent = tracedParent();
+    if (parent === undefined || !Array.isArray(args) || args.length === 0) return original.apply(this, arguments as any);
+    let span: Span | undefined;
+    let state: ClientState | undefined;
+    try {
+      state = clientState(this);
+      span = startCommandSpan(state, args, parent);
+    } catch (err) {
+      reportInstrumentationError('redis', 'starting a command span', err);
+    }
+    if (span === undefined) return original.apply(this, arguments as any);
+    let result: unknown;
+    try {
+      result = original.apply(this, arguments as any);
+    } catch (err) {
+      endWithError(span, err);
+      throw err;
+    }
+    if (!isThenable(result)) {
+      span.end();
+      return result;
+    }
+    return settleCommand(span, result, state!, selectedIndex(args));
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Commands of 1.x: the executor behind the command methods, and transformCommandArguments feeding it
+
+/** Set while a wrapped executor runs, so transformCommandArguments hands back the Redis arguments it built. */
+let capturing = false;
+let capturedArgs: unknown[] | undefined;
+
+function makeTransformCommandArguments(original: (...args: any[]) => any) {
+  return function transformCommandArguments(this: unknown): any {
+    const out = original.apply(this, arguments as any);
+    if (capturing) {
+      capturing = false;
+      capturedArgs = out !== null && typeof out === 'object' && Array.isArray(out.args) ? out.args : undefined;
+    }
+    return out;
+  };
+}
+
+/**
+ * Wraps a 1.x command executor (`commandsExecutor`). The executor is an async function: it runs synchronously up
+ * to its first await, which is after transformCommandArguments and after the command is queued, so the span
+ * starts right after the original call returns its promise.
+ */
+function makeExecutor(original: (...args: any[]) => any) {
+  return function executor(this: any): any {
+    const parent = tracedParent();
+    if (parent === undefined) return original.apply(this, arguments as any);
+    capturing = true;
+    capturedArgs = undefined;
+    let result: unknown;
+    try {
+      result = original.apply(this, arguments as any);
+    } finally {
+      capturing = false;
+    }
+    const args = capturedArgs as unknown[] | undefined;
+    capturedArgs = undefined;
+    if (args === undefined || args.length === 0 || !isThenable(result)) return result;
+    let span: Span | undefined;
+    let state: ClientState | undefined;
+    try {
+      state = clientState(this);
+      span = startCommandSpan(state, args, parent);
+    } catch (err) {
+      reportInstrumentationError('redis', 'starting a command span', err);
+    }
+    return span === undefined ? result : settleCommand(span, result, state!, undefined);
+  };
+}
+
+/** 1.x `attachCommands({ BaseClass, commands, executor })`: the client's command methods get the traced executor. */
+function makeAttachCommands(original: (...args: any[]) => any) {
+  return function attachCommands(this: unknown, config: any): any {
+    try {
+      if (config !== null && typeof config === 'object' && config.BaseClass?.name === 'RedisClient' && typeof config.executor === 'function') {
+        return original.call(this, { ...config, executor: makeExecutor(config.executor) });
+      }
+    } catch (err) {
+      reportInstrumentationError('redis', 'attachCommands', err);
+    }
+    return original.apply(this, arguments as any);
+  };
+}
+
+/** 1.x SELECT(options?, db) calls the private sendCommand itself. */
+function makeSelect(original: (...args: any[]) => any) {
+  return function SELECT(this: any, optionsOrDb: unknown, maybeDb: unknown): any {
+    const parent = tracedParent();
+    if (parent === undefined) return original.apply(this, arguments as any);
+    const db = typeof optionsOrDb === 'number' || typeof optionsOrDb === 'string' ? optionsOrDb : maybeDb;
+    const args = ['SELECT', String(db)];
+    let span: Span | undefined;
+    let state: ClientState | undefined;
+    try {
+      state = clientState(this);
+      span = startCommandSpan(state, args, parent);
+    } catch (err) {
+      reportInstrumentationError('redis', 'starting a command span', err);
+    }
+    const result = original.apply(this, arguments as any);
+    if (span === undefined) return result;
+    if (!isThenable(result)) {
+      span.end();
+      return result;
+    }
+    return settleCommand(span, result, state!, selectedIndex(args));
+  };
+}
+
+/** 1.x executeScript(script, args, options): EVALSHA, retried as EVAL on NOSCRIPT, as one span. */
+function makeExecuteScript(original: (...args: any[]) => any) {
+  return function executeScript(this: any, script: any, args: unknown): any {
+    const parent = tracedParent();
+    if (parent === undefined) return original.apply(this, arguments as any);
+    let span: Span | undefined;
+    let state: ClientState | undefined;
+    try {
+      state = clientState(this);
+      const redisArgs: unknown[] = ['EVALSHA', script?.SHA1];
+      if (Array.isArray(args)) for (let i = 0; i < args.length; i++) redisArgs.push(args[i]);
+      span = startCommandSpan(state, redisArgs, parent);
+    } catch (err) {
+      reportInstrumentationError('redis', 'starting a command span', err);
+    }
+    const result = original.apply(this, arguments as any);
+    if (span === undefined) return result;
+    if (!isThenable(result)) {
+      span.end();
+      return result;
+    }
+    return settleCommand(span, result, state!, undefined);
+  };
+}
+
+/** 1.x executeFunction(name, fn, args, options): FCALL. */
+function makeExecuteFunction(original: (...args: any[]) => any) {
+  return function executeFunction(this: any, name: unknown, fn: any, args: unknown): any {
+    const parent = tracedParent();
+    if (parent === undefined) return original.apply(this, arguments as any);
+    let span: Span | undefined;
+    let state: ClientState | undefined;
+    try {
+      state = clientState(this);
+      const redisArgs: unknown[] = [fn?.IS_READ_ONLY ? 'FCALL_RO' : 'FCALL', name];
+      if (Array.isArray(args)) for (let i = 0; i < args.length; i++) redisArgs.push(args[i]);
+      span = startCommandSpan(state, redisArgs, parent);
+    } catch (err) {
+      reportInstrumentationError('redis', 'starting a command span', err);
+    }
+    const result = original.apply(this, arguments as any);
+    if (span === undefined) return result;
+    if (!isThenable(result)) {
+      span.end();
+      return result;
+    }
+    return settleCommand(span, result, state!, undefined);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Batches
+
+function startBatchSpan(state: ClientState, commands: unknown, kind: 'MULTI' | 'PIPELINE', parent: Context): Span {
+  const batch = new BatchDescription(getConfig().redisQueryText);
+  if (Array.isArray(commands)) {
+    for (let i = 0; i < commands.length; i++) {
+      const args = commands[i]?.args;
+      if (Array.isArray(args) && args.length > 0) batch.add(commandName(args[0]), args, 1);
+      else batch.add('UNKNOWN', undefined, 0);
+    }
+  }
+  const name = batch.operationName(kind);
+  return getTracer().start(
+    name,
+    SpanKind.CLIENT,
+    parent,
+    redisSpanAttributes(state.endpoint, name, state.namespace, batch.queryText(), batch.batchSize()),
+  );
+}
+
+/**
+ * 5.x `_executeMulti(commands, selectedDB)` / `_executePipeline(commands, selectedDB)`, and 1.x
+ * `multiExecutor(commands, selectedDB, chainId)` where a chain id means MULTI and none a pipeline.
+ */
+function makeBatchExecutor(kind: 'MULTI' | 'PIPELINE' | 'BY_CHAIN_ID') {
+  return function wrap(original: (...args: any[]) => any) {
+    return function executeBatch(this: any, commands: unknown, selectedDB: unknown, chainId: unknown): any {
+      const parent = tracedParent();
+      if (parent === undefined) return original.apply(this, arguments as any);
+      let span: Span | undefined;
+      let state: ClientState | undefined;
+      try {
+        state = clientState(this);
+        const batchKind = kind === 'BY_CHAIN_ID' ? (chainId === undefined ? 'PIPELINE' : 'MULTI') : kind;
+        span = startBatchSpan(state, commands, batchKind, parent);
+      } catch (err) {
+        reportInstrumentationError('redis', 'starting a batch span', err);
+      }
+      let result: unknown;
+      try {
+        result = original.apply(this, arguments as any);
+      } catch (err) {
+        if (span !== undefined) endWithError(span, err);
+        throw err;
+      }
+      if (span === undefined) return result;
+      if (!isThenable(result)) {
+        span.end();
+        return result;
+      }
+      return settleBatch(span, result, state!, selectedDB);
+    };
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Connections
+
+function makeConnect(original: (...args: any[]) => any) {
+  return function connect(this: any): any {
+    const parent = tracedParent();
+    if (parent === undefined) return original.apply(this, arguments as any);
+    let span: Span | undefined;
+    let state: ClientState | undefined;
+    try {
+      state = clientState(this);
+      span = getTracer().start('redis connect', SpanKind.CLIENT, parent, redisConnectAttributes(state.endpoint, state.namespace));
+    } catch (err) {
+      reportInstrumentationError('redis', 'starting the connect span', err);
+    }
+    let result: unknown;
+    try {
+      result = contextManager.run(ROOT_CONTEXT, original, this, arguments);
+    } catch (err) {
+      if (span !== undefined) endWithError(span, err);
+      throw err;
+    }
+    if (span === undefined) return result;
+    if (!isThenable(result)) {
+      span.end();
+      return result;
+    }
+    return settleCommand(span, result, state!, undefined);
+  };
+}
+
+/** Reconnect attempts, from the events the client emits (`reconnecting`, then `ready` or `error`). */
+function makeClientEmit(original: (...args: any[]) => any) {
+  return function emit(this: any, event: unknown, arg: unknown): any {
+    if (runtime.tracingEnabled && (event === 'reconnecting' || event === 'ready' || event === 'error')) {
+      try {
+        onConnectionEvent(this, event, arg);
+      } catch (err) {
+        reportInstrumentationError('redis', 'a reconnect span', err);
+      }
+    }
+    return original.apply(this, arguments as any);
+  };
+}
+
+function onConnectionEvent(client: any, event: 'reconnecting' | 'ready' | 'error', arg: unknown): void {
+  const state = clientState(client);
+  if (event === 'ready') {
+    state.everReady = true;
+    const span = state.reconnect;
+    if (span !== undefined) {
+      state.reconnect = undefined;
+      span.end();
+    }
+  } else if (event === 'error') {
+    const span = state.reconnect;
+    if (span !== undefined) {
+      state.reconnect = undefined;
+      endWithError(span, arg);
+    }
+  } else if (state.everReady && state.reconnect === undefined) {
+    // No caller waits for a reconnect: it is a trace of its own.
+    state.reconnect = getTracer().start('redis reconnect', SpanKind.CLIENT, ROOT_CONTEXT, redisConnectAttributes(state.endpoint, state.namespace));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Patchers
+
+/** `@redis/client/dist/lib/client/index.js` (1.x and 5.0–5.11): the RedisClient prototype. */
+export const clientPatcher: Patcher = {
+  patch(exportsObject: any, info: ModuleInfo) {
+    const proto = exportsObject?.default?.prototype;
+    if (proto === undefined) return;
+    wrapMethod(proto, 'sendCommand', makeSendCommand);
+    wrapMethod(proto, 'connect', makeConnect);
+    wrapMethod(proto, 'emit', makeClientEmit);
+    if (info.version.startsWith('1.')) {
+      // Module commands (json, ft, ts…) are attached later, from the prototype's commandsExecutor.
+      wrapMethod(proto, 'commandsExecutor', makeExecutor);
+      wrapMethod(proto, 'SELECT', makeSelect);
+      wrapMethod(proto, 'executeScript', makeExecuteScript);
+      wrapMethod(proto, 'executeFunction', makeExecuteFunction);
+      wrapMethod(proto, 'multiExecutor', makeBatchExecutor('BY_CHAIN_ID'));
+    } else {
+      wrapMethod(proto, '_executeMulti', makeBatchExecutor('MULTI'));
+      wrapMethod(proto, '_executePipeline', makeBatchExecutor('PIPELINE'));
+    }
+  },
+  unpatch(exportsObject: any) {
+    const proto = exportsObject?.default?.prototype;
+    if (proto === undefined) return;
+    for (const name of ['sendCommand', 'connect', 'emit', 'commandsExecutor', 'SELECT', 'executeScript', 'executeFunction', 'multiExecutor', '_executeMulti', '_executePipeline']) {
+      unwrapMethod(proto, name);
+    }
+  },
+};
+
+/** `@redis/client/dist/lib/commander.js` (1.x): where command methods get their executor. */
+export const commanderPatcher: Patcher = {
+  patch(exportsObject: any) {
+    wrapMethod(exportsObject, 'attachCommands', makeAttachCommands);
+    wrapMethod(exportsObject, 'transformCommandArguments', makeTransformCommandArguments);
+  },
+  unpatch(exportsObject: any) {
+    unwrapMethod(exportsObject, 'attachCommands');
+    unwrapMethod(exportsObject, 'transformCommandArguments');
+  },
+};
