@@ -38,6 +38,14 @@ function createExporter(name: string, config: AgentConfig): SpanExporter | undef
         const { createOtlpExporter } = require('../exporters/otlp') as typeof import('../exporters/otlp');
         return createOtlpExporter(config.otlp) as unknown as ExitCapableExporter;
       });
+    case 'file': {
+      // A relative OTEL_EXPORTER_FILE_PATH is taken from where the process started, not where it is at the first export.
+      const cwd = process.cwd();
+      return new LazyExporter(() => {
+        const { createFileExporter } = require('../exporters/file-exporter') as typeof import('../exporters/file-exporter');
+        return createFileExporter(config.fileExporterPath, cwd);
+      });
+    }
     default:
       return undefined;
   }

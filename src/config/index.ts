@@ -23,7 +23,7 @@ import {
 
 export type { Env } from './parsers';
 
-export const KNOWN_EXPORTERS = ['otlp', 'console'] as const;
+export const KNOWN_EXPORTERS = ['otlp', 'console', 'file'] as const;
 export const KNOWN_PROPAGATORS = ['tracecontext', 'baggage', 'b3', 'b3multi'] as const;
 export const KNOWN_SAMPLERS = [
   'always_on',

@@ -38,6 +38,9 @@ function normaliseHookName(name: string): string {
   // require-in-the-middle reports internal files with the platform separator; match on '/'.
   let n = stripNodePrefix(name).split(path.sep).join('/');
   if (n.endsWith('.js')) n = n.slice(0, -3);
+  // require-in-the-middle names a directory's index file after the directory: `lib/client/index.js` is
+  // reported as `lib/client`, so a declaration may name either.
+  if (n.endsWith('/index')) n = n.slice(0, -6);
   return n;
 }
 
@@ -97,7 +100,8 @@ export class InstrumentationHooks {
   constructor(readonly definitions: readonly InstrumentationDefinition[]) {
     for (const definition of definitions) {
       for (const module of definition.modules) {
-        const hookName = module.file === undefined ? module.name : `${module.name}/${module.file.replace(/\.js$/, '')}`;
+        const hookName =
+          module.file === undefined ? module.name : `${module.name}/${module.file.replace(/\.js$/, '').replace(/\/index$/, '')}`;
         const key = normaliseHookName(hookName);
         let list = this._byName.get(key);
         if (list === undefined) this._byName.set(key, (list = []));

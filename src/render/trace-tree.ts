@@ -42,7 +42,8 @@ const DEFAULT_SHOWN = [
   'error.type',
 ];
 
-function paint(on: boolean, code: string, text: string): string {
+/** `text` in an ANSI SGR style (`1` bold, `31` red…) when `on`. */
+export function paint(on: boolean, code: string, text: string): string {
   return on ? `\u001b[${code}m${text}\u001b[0m` : text;
 }
 

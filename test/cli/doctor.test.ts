@@ -1,0 +1,175 @@
+/**
+ * `zerotel doctor`: installed modules and versions, the effective configuration, and the problems it finds — on
+ * the shop example (the repository's real node_modules) and on small apps laid out in a temporary directory.
+ * (The apps' node_modules hold only package.json files: the doctor reads versions, it never loads a module.)
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { diagnose, entryOfCommand, renderDoctor, type DoctorReport } from '../../src/cli/doctor';
+import { REGISTER } from '../helpers/child';
+import { runZerotel, SHOP } from './helpers';
+
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'zerotel-doctor-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** An app directory from a map of relative paths to contents (objects become JSON). */
+function app(name: string, files: Record<string, string | object>): string {
+  const dir = path.join(tmp, name);
+  for (const [rel, content] of Object.entries(files)) {
+    const file = path.join(dir, rel);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  }
+  return dir;
+}
+
+const problems = (r: DoctorReport) => r.findings.filter((f) => f.level === 'problem').map((f) => f.message);
+const notes = (r: DoctorReport) => r.findings.filter((f) => f.level === 'note').map((f) => f.message);
+const mod = (r: DoctorReport, name: string, location?: string) => r.modules.find((m) => m.module === name && (location === undefined || m.location === location));
+
+describe('zerotel doctor on the shop example', () => {
+  it('finds the installed express, pg and redis with their versions, and says each will be instrumented', () => {
+    const r = diagnose(SHOP, {});
+    const expressVersion = JSON.parse(fs.readFileSync(path.join(SHOP, '../../node_modules/express/package.json'), 'utf8')).version;
+    expect(mod(r, 'express', '../../node_modules/express')).toMatchObject({ version: expressVersion, status: 'instrumented', requiredAs: 'express' });
+    expect(mod(r, 'pg')).toMatchObject({ status: 'instrumented', location: '../../node_modules/pg' });
+    expect(mod(r, 'pg-pool')).toMatchObject({ status: 'instrumented' });
+    // The @redis/client that redis 4 brings along, nested inside the alias package, is hooked under its own name.
+    expect(mod(r, '@redis/client', '../../node_modules/redis4/node_modules/@redis/client')).toMatchObject({ version: expect.stringMatching(/^1\./), status: 'instrumented' });
+    expect(mod(r, 'node:http')).toMatchObject({ location: 'built in', status: 'instrumented', version: process.versions.node });
+    // An npm alias is reached as require('express4'), which no hook matches.
+    expect(mod(r, 'express', '../../node_modules/express4')).toMatchObject({ requiredAs: 'express4', status: 'alias' });
+    expect(r.app).toMatchObject({ name: 'zerotel-example-shop', entry: 'app.js', entrySource: 'the start script', esm: false, startScript: 'node app.js' });
+  });
+
+  it('says the start script runs without the agent, unless NODE_OPTIONS preloads it', () => {
+    const bare = diagnose(SHOP, {});
+    expect(problems(bare)).toEqual([
+      'The agent is not preloaded: `npm start` runs "node app.js" and NODE_OPTIONS has no --require zerotel/register. ' +
+        'Start the app with `node --require zerotel/register app.js` (or NODE_OPTIONS="--require zerotel/register", or `zerotel run npm start`).',
+    ]);
+    const preloaded = diagnose(SHOP, { NODE_OPTIONS: `--require ${REGISTER}` });
+    expect(problems(preloaded)).toEqual([]);
+    expect(notes(preloaded)[0]).toMatch(/^NODE_OPTIONS preloads the agent/);
+  });
+
+  it('shows the effective configuration and its warnings, and instrumentations turned off', () => {
+    const r = diagnose(SHOP, {
+      OTEL_TRACES_EXPORTER: 'otlp,file',
+      OTEL_EXPORTER_FILE_PATH: 'traces/',
+      OTEL_TRACES_SAMPLER: 'sometimes',
+      OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg,nosuch',
+      OTEL_SERVICE_NAME: 'shop',
+    });
+    const config = Object.fromEntries(r.config);
+    expect(config['service.name']).toBe('shop (OTEL_SERVICE_NAME)');
+    expect(config.exporters).toBe(`otlp (http/protobuf → http://localhost:4318/v1/traces), file (${path.join(SHOP, 'traces')}/traces-<pid>-<time>.jsonl)`);
+    expect(config.instrumentations).not.toContain('pg');
+    expect(r.warnings).toContain('OTEL_TRACES_SAMPLER="sometimes" is not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio; using "parentbased_always_on" instead');
+    expect(r.warnings.some((w) => w.startsWith('OTEL_NODE_DISABLED_INSTRUMENTATIONS names "nosuch"'))).toBe(true);
+    expect(mod(r, 'pg')!.status).toBe('disabled');
+    expect(notes(r)).toContain('pg is installed, but the pg instrumentation is turned off (OTEL_NODE_ENABLED/DISABLED_INSTRUMENTATIONS).');
+    expect(problems(r).filter((p) => p.startsWith('Configuration: '))).toHaveLength(2);
+  });
+
+  it('OTEL_SDK_DISABLED turns everything off, and says so', () => {
+    const r = diagnose(SHOP, { OTEL_SDK_DISABLED: 'true' });
+    expect(problems(r)).toContain('OTEL_SDK_DISABLED=true: the agent does nothing.');
+    expect(r.modules.every((m) => m.status === 'sdk-disabled')).toBe(true);
+  });
+});
+
+describe('zerotel doctor on other apps', () => {
+  it('flags versions outside the supported ranges', () => {
+    const dir = app('old-pg', {
+      'package.json': { name: 'old', scripts: { start: 'node -r zerotel/register server.js' } },
+      'node_modules/pg/package.json': { name: 'pg', version: '7.18.2' },
+      'node_modules/express/package.json': { name: 'express', version: '4.17.1' },
+    });
+    const r = diagnose(dir, {});
+    expect(mod(r, 'pg')).toMatchObject({ version: '7.18.2', status: 'unsupported-version', supportedVersions: ['>=8 <9'], location: 'node_modules/pg' });
+    expect(mod(r, 'express')).toMatchObject({ version: '4.17.1', status: 'instrumented' });
+    expect(problems(r)).toEqual(['pg 7.18.2 (node_modules/pg) is outside the supported versions (>=8 <9): it will not be traced.']);
+    expect(notes(r)).toContain('The start script preloads the agent: "node -r zerotel/register server.js".');
+    expect(r.notInstalled).toEqual(expect.arrayContaining(['ioredis']));
+  });
+
+  it('finds an agent required in code after the modules it should hook: loaded too late', () => {
+    const dir = app('late', {
+      'package.json': { name: 'late', main: 'index.js' },
+      'index.js': "const express = require('express');\nconst { Pool } = require('pg');\nrequire('zerotel/register');\n",
+    });
+    const r = diagnose(dir, {});
+    expect(r.app).toMatchObject({ entry: 'index.js', entrySource: 'package.json "main"' });
+    expect(problems(r)).toContain(
+      'The agent is loaded too late: index.js requires express, pg before it requires zerotel, and modules loaded before the agent are not instrumented. ' +
+        'Require zerotel/register first, or better, preload it with --require.',
+    );
+    const early = app('early', { 'package.json': { name: 'early' }, 'server.js': "require('zerotel/register');\nconst express = require('express');\n" });
+    const e = diagnose(early, {});
+    expect(e.app).toMatchObject({ entry: 'server.js', startScript: 'node server.js' });
+    expect(notes(e)).toContain('server.js requires the agent before any instrumented module: that works, though --require is safer.');
+  });
+
+  it('explains ES module apps: --require covers them, and what --import would change', () => {
+    const dir = app('esm', {
+      'package.json': { name: 'esm-app', type: 'module', scripts: { start: 'node --import zerotel/register src/main.js', test: 'vitest run' } },
+      'src/main.js': "import express from 'express';\n",
+    });
+    const r = diagnose(dir, {});
+    expect(r.app).toMatchObject({ type: 'module', esm: true, entry: 'src/main.js' });
+    expect(problems(r)).toEqual([]);
+    const esmNote = notes(r).find((n) => n.startsWith('src/main.js is an ES module.'))!;
+    expect(esmNote).toContain('`--require zerotel/register` covers it');
+    expect(esmNote).toContain('loader thread');
+    expect(esmNote).toContain('with --import the hook is always registered, even for a CommonJS entry');
+    expect(notes(r)).toContain('To trace the test suite ("vitest run"), run it as `zerotel run npm test`.');
+    expect(Object.fromEntries(r.config)['ES module hook']).toBe('decided per process (for this app: on)');
+
+    const off = diagnose(dir, { OTEL_NODE_ESM_HOOK: 'false' });
+    expect(problems(off)).toEqual(['src/main.js is an ES module, but OTEL_NODE_ESM_HOOK=false: imports will not be instrumented.']);
+
+    const inCode = app('esm-in-code', { 'package.json': { name: 'x', scripts: { start: 'node main.mjs' } }, 'main.mjs': "import 'zerotel/register';\nimport pg from 'pg';\n" });
+    expect(problems(diagnose(inCode, { NODE_OPTIONS: '--max-old-space-size=100' })).some((p) => p.startsWith('main.mjs imports the agent in code. In an ES module every static import is loaded before'))).toBe(true);
+  });
+
+  it('reads the script out of a node command line', () => {
+    expect(entryOfCommand('node app.js')).toBe('app.js');
+    expect(entryOfCommand('NODE_ENV=production node --require zerotel/register -r dotenv/config dist/server.js --port 3000')).toBe('dist/server.js');
+    expect(entryOfCommand('node --import=tsx ./src/index.ts')).toBe('./src/index.ts');
+    expect(entryOfCommand('next start')).toBeUndefined();
+  });
+
+  it('renders for people, with one row per module', () => {
+    const text = renderDoctor(diagnose(SHOP, {}), false);
+    expect(text).toContain(`zerotel doctor — ${SHOP}`);
+    expect(text).toMatch(/✓ pg +pg +8\.\d+\.\d+ +\.\.\/\.\.\/node_modules\/pg +instrumented \(supports >=8 <9\)/);
+    expect(text).toMatch(/✗ express +express4 → express +4\.\d+\.\d+ +\.\.\/\.\.\/node_modules\/express4 +not instrumented: npm alias/);
+    expect(text).toContain('Configuration (from this environment)');
+    expect(text).toContain('Problems (1)');
+  });
+});
+
+describe('zerotel doctor (the command)', () => {
+  it('exits 1 when it finds a problem, 0 when none, and prints JSON on request', async () => {
+    const bad = await runZerotel(['doctor', SHOP]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('The agent is not preloaded');
+    const good = await runZerotel(['doctor', '--json', SHOP], { env: { NODE_OPTIONS: `--require ${REGISTER}` } });
+    expect(good.code).toBe(0);
+    const parsed = JSON.parse(good.stdout);
+    expect(parsed.directory).toBe(SHOP);
+    expect(parsed.modules.find((m: any) => m.module === 'pg').status).toBe('instrumented');
+  });
+
+  it('exits 2 for a directory that does not exist', async () => {
+    const r = await runZerotel(['doctor', path.join(tmp, 'nowhere')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('is not a directory');
+  });
+});
