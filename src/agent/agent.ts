@@ -4,81 +4,60 @@
  */
 import type { TextMapPropagator } from '../api/types';
 import type { AgentConfig } from '../config';
-import { diag } from '../diag/logger';
-import { LazyExporter } from '../exporters/lazy-exporter';
-import type { ExitCapableExporter, SpanExporter } from '../exporters/types';
 import { InstrumentationHooks } from '../instrumentation/hooks';
 import { selectInstrumentations } from '../instrumentation/registry';
 import { setRuntime } from '../instrumentation/runtime';
-import { BatchSpanProcessor } from '../processors/batch-span-processor';
-import { LazyPropagator } from '../propagators/lazy-propagator';
-import { Resource } from '../resource/resource';
-import { createSampler } from '../trace/samplers';
-import { TracerProvider } from '../trace/tracer';
+import type { TracerProvider } from '../trace/tracer';
 import { apiBridgeDefinition, setBridgeTarget } from './api-bridge';
 import { applicationUsesEsm, registerEsmLoader } from './esm-loader';
 import { ProcessLifecycle } from './process-lifecycle';
+import type { ExporterEntry, Sdk } from './sdk';
 
-export interface ExporterEntry {
-  name: string;
-  exporter: SpanExporter;
-  processor: BatchSpanProcessor;
-}
+export type { ExporterEntry } from './sdk';
 
-/** The exporters, each built on its first use (see LazyExporter). */
-function createExporter(name: string, config: AgentConfig): SpanExporter | undefined {
-  switch (name) {
-    case 'console':
-      return new LazyExporter(() => {
-        const { ConsoleSpanExporter } = require('../exporters/console-exporter') as typeof import('../exporters/console-exporter');
-        return new ConsoleSpanExporter();
-      });
-    case 'otlp':
-      return new LazyExporter(() => {
-        const { createOtlpExporter } = require('../exporters/otlp') as typeof import('../exporters/otlp');
-        return createOtlpExporter(config.otlp) as unknown as ExitCapableExporter;
-      });
-    case 'file': {
-      // A relative OTEL_EXPORTER_FILE_PATH is taken from where the process started, not where it is at the first export.
-      const cwd = process.cwd();
-      return new LazyExporter(() => {
-        const { createFileExporter } = require('../exporters/file-exporter') as typeof import('../exporters/file-exporter');
-        return createFileExporter(config.fileExporterPath, cwd);
-      });
-    }
-    default:
-      return undefined;
-  }
-}
+const NO_EXPORTERS: readonly ExporterEntry[] = Object.freeze([]);
 
 export class Agent {
-  readonly provider: TracerProvider;
-  readonly propagator: TextMapPropagator;
-  readonly exporters: ExporterEntry[] = [];
   readonly hooks: InstrumentationHooks;
   readonly esm: boolean;
   readonly lifecycle: ProcessLifecycle;
+  private _sdk: Sdk | undefined;
+  private readonly _cwd = process.cwd();
+
+  /** The SDK, built on first use (src/agent/sdk.ts). */
+  get sdk(): Sdk {
+    if (this._sdk === undefined) {
+      const { buildSdk } = require('./sdk') as typeof import('./sdk');
+      this._sdk = buildSdk(this.config, this._cwd);
+    }
+    return this._sdk;
+  }
+
+  get provider(): TracerProvider {
+    return this.sdk.provider;
+  }
+
+  get propagator(): TextMapPropagator {
+    return this.sdk.propagator;
+  }
+
+  /** The exporters, or none while the SDK is not built (then nothing can be pending either). */
+  get exporters(): readonly ExporterEntry[] {
+    return this._sdk === undefined ? NO_EXPORTERS : this._sdk.exporters;
+  }
 
   constructor(readonly config: AgentConfig) {
-    for (const name of config.tracesExporters) {
-      try {
-        const exporter = createExporter(name, config);
-        if (exporter === undefined) continue;
-        this.exporters.push({ name, exporter, processor: new BatchSpanProcessor(exporter, config.batch) });
-      } catch (err) {
-        diag.error(`could not create the ${name} exporter; spans will not be sent there`, err);
-      }
-    }
-    this.provider = new TracerProvider({
-      // Detected on first read (the first export): no file or system calls at startup.
-      resource: new Resource(() => (require('../resource/detectors') as typeof import('../resource/detectors')).detectResourceAttributes(config)),
-      sampler: createSampler(config.sampler, config.samplerRatio),
-      limits: config.spanLimits,
-      processors: this.exporters.map((e) => e.processor),
+    const agent = this;
+    setRuntime({
+      config,
+      get provider() {
+        return agent.provider;
+      },
+      get propagator() {
+        return agent.propagator;
+      },
     });
-    this.propagator = new LazyPropagator(config.propagators);
-    setRuntime({ config, provider: this.provider, propagator: this.propagator });
-    setBridgeTarget(this.provider, this.propagator);
+    setBridgeTarget(() => this.sdk);
 
     this.hooks = new InstrumentationHooks([...selectInstrumentations(config), apiBridgeDefinition]);
     this.esm = applicationUsesEsm(config.nodeOptions, config.esmHook);
@@ -95,7 +74,7 @@ export class Agent {
   }
 
   forceFlush(): Promise<void> {
-    return this.provider.forceFlush();
+    return this._sdk === undefined ? Promise.resolve() : this._sdk.provider.forceFlush();
   }
 
   /** Stops everything: no more spans, hooks removed, patches undone, queues flushed. */
@@ -103,15 +82,16 @@ export class Agent {
     setRuntime(undefined);
     this.lifecycle.uninstall();
     this.hooks.disable();
-    await this.provider.shutdown();
+    if (this._sdk !== undefined) await this._sdk.provider.shutdown();
   }
 
   describe(): string {
     const otlp = this.config.otlp;
-    const exporters = this.exporters.map((e) => (e.name === 'otlp' ? `otlp (${otlp.protocol} → ${otlp.endpoint})` : e.name));
-    const service = this.provider.resource.attributes['service.name'];
+    const sdk = this.sdk;
+    const exporters = sdk.exporters.map((e) => (e.name === 'otlp' ? `otlp (${otlp.protocol} → ${otlp.endpoint})` : e.name));
+    const service = sdk.provider.resource.attributes['service.name'];
     return (
-      `service ${String(service)}; exporters ${exporters.join(', ') || 'none'}; sampler ${this.provider.sampler.toString()}; ` +
+      `service ${String(service)}; exporters ${exporters.join(', ') || 'none'}; sampler ${sdk.provider.sampler.toString()}; ` +
       `propagators ${this.config.propagators.join(',') || 'none'}; instrumentations ` +
       `${this.hooks.definitions.filter((d) => d !== apiBridgeDefinition).map((d) => d.name).join(',') || 'none'}; ` +
       `ESM hook ${this.esm ? 'on' : 'off'}`

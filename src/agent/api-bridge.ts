@@ -9,11 +9,9 @@
  *
  * Our objects implement the API's interfaces as they are (see src/api/types.ts); nothing is adapted.
  */
-import type { TextMapPropagator } from '../api/types';
-import { contextManager } from '../context/global';
 import { diag } from '../diag/logger';
 import type { InstrumentationDefinition, ModuleInfo, Patcher } from '../instrumentation/types';
-import type { TracerProvider } from '../trace/tracer';
+import type { Sdk } from './sdk';
 
 interface ApiModule {
   trace: { setGlobalTracerProvider(provider: unknown): boolean };
@@ -21,20 +19,23 @@ interface ApiModule {
   propagation: { setGlobalPropagator(propagator: unknown): boolean };
 }
 
-let target: { provider: TracerProvider; propagator: TextMapPropagator } | undefined;
+let getSdk: (() => Sdk) | undefined;
 const registered = new WeakSet<object>();
 
-export function setBridgeTarget(provider: TracerProvider, propagator: TextMapPropagator): void {
-  target = { provider, propagator };
+/** What the bridge registers: the agent's SDK, built when the application first loads the API. */
+export function setBridgeTarget(sdk: () => Sdk): void {
+  getSdk = sdk;
 }
 
 function registerWith(api: ApiModule, info: ModuleInfo): void {
-  if (target === undefined || registered.has(api)) return;
+  if (getSdk === undefined || registered.has(api)) return;
   if (typeof api?.trace?.setGlobalTracerProvider !== 'function') return;
   registered.add(api);
-  const okTrace = api.trace.setGlobalTracerProvider(target.provider);
+  const sdk = getSdk();
+  const { contextManager } = require('../context/global') as typeof import('../context/global');
+  const okTrace = api.trace.setGlobalTracerProvider(sdk.provider);
   const okContext = api.context.setGlobalContextManager(contextManager);
-  const okPropagation = api.propagation.setGlobalPropagator(target.propagator);
+  const okPropagation = api.propagation.setGlobalPropagator(sdk.propagator);
   if (okTrace && okContext && okPropagation) {
     diag.debug(`registered with @opentelemetry/api ${info.version}`);
   } else {

@@ -28,8 +28,6 @@
  *    error) records it on the active span and ends the spans of that context, which the `exit` hand-off then
  *    sends. Node prints the error and exits with the same code as without the agent.
  */
-import { getSpan } from '../context/context';
-import { contextManager } from '../context/global';
 import { diag } from '../diag/logger';
 import type { ExitCapableExporter } from '../exporters/types';
 import type { Agent } from './agent';
@@ -162,6 +160,9 @@ export class ProcessLifecycle {
       // Not fatal when the application handles it: leave everything alone.
       if (origin === 'uncaughtException' && process.listenerCount('uncaughtException') > 0) return;
       if (origin === 'unhandledRejection' && process.listenerCount('unhandledRejection') > 0) return;
+      if ((this._agent as { exporters: readonly unknown[] }).exporters.length === 0) return; // nothing was ever traced
+      const { getSpan } = require('../context/context') as typeof import('../context/context');
+      const { contextManager } = require('../context/global') as typeof import('../context/global');
       const span = getSpan(contextManager.active()) as any;
       if (span === undefined || typeof span.isRecording !== 'function' || !span.isRecording()) return;
       span.recordException(error);
