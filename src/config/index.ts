@@ -227,8 +227,10 @@ function readOtlp(env: Env, w: Warnings): OtlpConfig {
         w.note(`${name}: skipping header ${JSON.stringify(k)}, which is not a valid header name`);
         continue;
       }
-      if (/[\r\n\0]/.test(v)) {
-        w.note(`${name}: skipping header ${JSON.stringify(k)}, whose value has a line break or NUL`);
+      // RFC 9110 field-value (HTAB, SP, VCHAR, obs-text), which is what Node.js accepts: any other character
+      // (a line break, NUL, DEL, a code point above U+00FF) would make every export fail as it is sent.
+      if (/[^\t\x20-\x7e\x80-\xff]/.test(v)) {
+        w.note(`${name}: skipping header ${JSON.stringify(k)}, whose value has a character not allowed in an HTTP header`);
         continue;
       }
       headers[k.toLowerCase()] = v;
@@ -304,7 +306,7 @@ export function readConfig(env: Env = process.env): ConfigResult {
       clientResponseHeaders: readHeaderNames(env, 'OTEL_INSTRUMENTATION_HTTP_CLIENT_CAPTURE_RESPONSE_HEADERS'),
       serverExcludedPaths: parseList(env, 'OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS') ?? [],
     },
-    expressMiddlewareSpans: parseBoolean(env, 'OTEL_INSTRUMENTATION_EXPRESS_MIDDLEWARE_SPANS', true, w),
+    expressMiddlewareSpans: parseBoolean(env, 'OTEL_INSTRUMENTATION_EXPRESS_MIDDLEWARE_SPANS', false, w),
     dbStatementSanitizer: parseBoolean(env, 'OTEL_INSTRUMENTATION_COMMON_DB_STATEMENT_SANITIZER_ENABLED', true, w),
     pgRequireParentSpan: parseBoolean(env, 'OTEL_INSTRUMENTATION_PG_REQUIRE_PARENT_SPAN', false, w),
     pgSqlcommenter: parseBoolean(env, 'OTEL_INSTRUMENTATION_PG_SQLCOMMENTER_ENABLED', false, w),

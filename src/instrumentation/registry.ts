@@ -7,11 +7,12 @@ import { diag } from '../diag/logger';
 import type { InstrumentationDefinition } from './types';
 import { httpInstrumentation } from '../../instrumentations/http';
 import { fetchInstrumentation } from '../../instrumentations/fetch';
+import { expressInstrumentation } from '../../instrumentations/express';
 import { pgInstrumentation } from '../../instrumentations/pg';
 import { redisInstrumentation } from '../../instrumentations/redis';
 import { ioredisInstrumentation } from '../../instrumentations/ioredis';
 
-export const ALL_INSTRUMENTATIONS: readonly InstrumentationDefinition[] = [httpInstrumentation, fetchInstrumentation, pgInstrumentation, redisInstrumentation, ioredisInstrumentation];
+export const ALL_INSTRUMENTATIONS: readonly InstrumentationDefinition[] = [httpInstrumentation, fetchInstrumentation, expressInstrumentation, pgInstrumentation, redisInstrumentation, ioredisInstrumentation];
 
 /**
  * Applies OTEL_NODE_ENABLED_INSTRUMENTATIONS (when set, only those) and then OTEL_NODE_DISABLED_INSTRUMENTATIONS.

@@ -1,0 +1,227 @@
+/**
+ * Wrapping for express 4 and 5. Everything is reached from the exports of the `express` entry, never from
+ * its internal files, so the same code serves express 4 (router in express/lib/router) and express 5 (the
+ * `router` package):
+ *
+ * - `Router#use` and `Router#route` (express 4: `express.Router` is the router prototype; express 5: it is the
+ *   `router` package's constructor): after express adds the layers, we note what each is and the path it was
+ *   given, and patch the prototype of the layers (once per copy of express).
+ * - `Layer#handle_request` / `#handle_error` (express 4), `#handleRequest` / `#handleError` (router 2): start the
+ *   layer's span, run the layer in its context with a `next` that ends it. The layer's `handle`, `name`, the
+ *   handler's arity and `this` are untouched: express calls the application's function itself, as always.
+ * - `express.application.lazyrouter` (express 4): marks express's own `query` and `expressInit` layers.
+ * - `express.response.end`: the response is sent; the layer spans still open end.
+ */
+import type { Context } from '../../src/api/types';
+import { contextManager } from '../../src/context/global';
+import * as runtime from '../../src/instrumentation/runtime';
+import { reportInstrumentationError } from '../../src/instrumentation/runtime';
+import type { ModuleInfo, Patcher } from '../../src/instrumentation/types';
+import { unwrapMethod, wrapMethod } from '../../src/instrumentation/wrap';
+import { isRouterHandle, usePathArgument } from './attributes';
+import { LayerInfo, LayerKind, setLayerInfo } from './layer-info';
+import { enterLayer, errorReached, layerReturnedAfterResponse, LayerSpan, nextAfterLayer, responseEnding, stateOf } from './layer-spans';
+
+type AnyFunction = (...args: any[]) => any;
+
+interface PatchedLayerPrototype {
+  names: [string, string];
+  /** The router whose layer showed us the prototype: unpatch undoes it with that router's express. */
+  router: object;
+}
+
+/** Layer prototypes we patched (one per copy of express in the process). */
+const patchedLayerPrototypes = new Map<object, PatchedLayerPrototype>();
+
+/** Patches the prototype of `layer`, once: layers are made by a constructor express does not export. */
+function patchLayerPrototype(layer: unknown, router: object): void {
+  if (layer === null || typeof layer !== 'object') return;
+  const proto = Object.getPrototypeOf(layer);
+  if (proto === null || patchedLayerPrototypes.has(proto)) return;
+  const names: [string, string] =
+    typeof proto.handleRequest === 'function' ? ['handleRequest', 'handleError'] : ['handle_request', 'handle_error'];
+  patchedLayerPrototypes.set(proto, { names, router });
+  wrapMethod(proto, names[0], makeHandleRequest);
+  wrapMethod(proto, names[1], makeHandleError);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Layers
+
+function makeHandleRequest(original: AnyFunction) {
+  return function handle_request(this: any, req: any, res: any, next: any): unknown {
+    if (!runtime.tracingEnabled || typeof next !== 'function') return original.apply(this, arguments as any);
+    let entered: LayerSpan | Context | undefined;
+    let wrappedNext: Function | undefined;
+    try {
+      entered = enterLayer(this, req, res, false);
+      if (entered instanceof LayerSpan) wrappedNext = nextAfterLayer(entered, next);
+    } catch (err) {
+      reportInstrumentationError('express', 'starting a layer span', err);
+      entered = undefined;
+    }
+    if (entered === undefined) return original.apply(this, arguments as any);
+    if (wrappedNext === undefined) return contextManager.run(entered as Context, original, this, arguments);
+    const ls = entered as LayerSpan;
+    const result = contextManager.run(ls.context, original, this, [req, res, wrappedNext]);
+    if (!ls.ended && res != null && res.writableEnded === true) layerReturnedAfterResponse(ls);
+    return result;
+  };
+}
+
+function makeHandleError(original: AnyFunction) {
+  return function handle_error(this: any, error: any, req: any, res: any, next: any): unknown {
+    if (!runtime.tracingEnabled || typeof next !== 'function') return original.apply(this, arguments as any);
+    let entered: LayerSpan | Context | undefined;
+    let wrappedNext: Function | undefined;
+    try {
+      // Express offers a pending error to every matching layer: this is where an error raised by a layer
+      // without a span is seen.
+      if (error) errorReached(req, error);
+      entered = enterLayer(this, req, res, true);
+      if (entered instanceof LayerSpan) wrappedNext = nextAfterLayer(entered, next);
+    } catch (err) {
+      reportInstrumentationError('express', 'starting an error handler span', err);
+      entered = undefined;
+    }
+    if (entered === undefined) return original.apply(this, arguments as any);
+    if (wrappedNext === undefined) return contextManager.run(entered as Context, original, this, arguments);
+    const ls = entered as LayerSpan;
+    const result = contextManager.run(ls.context, original, this, [error, req, res, wrappedNext]);
+    if (!ls.ended && res != null && res.writableEnded === true) layerReturnedAfterResponse(ls);
+    return result;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Routers
+
+/** Notes the layers `use` added: middleware or router, and the path they were mounted at. */
+function noteUsedLayers(router: any, from: number, pathArgument: unknown): void {
+  const stack = router.stack;
+  const sensitive = router.caseSensitive === true;
+  for (let i = from; i < stack.length; i++) {
+    const layer = stack[i];
+    if (layer === null || typeof layer !== 'object') continue;
+    const kind = isRouterHandle(layer.handle) ? LayerKind.ROUTER : LayerKind.MIDDLEWARE;
+    // Router#use always matches loosely (strict: false).
+    setLayerInfo(layer, new LayerInfo(kind, pathArgument, sensitive, false));
+    patchLayerPrototype(layer, router);
+  }
+}
+
+function makeUse(original: AnyFunction) {
+  return function use(this: any, first: unknown): unknown {
+    const stack = this != null ? this.stack : undefined;
+    const before = Array.isArray(stack) ? stack.length : -1;
+    const result = original.apply(this, arguments as any);
+    if (before !== -1) {
+      try {
+        noteUsedLayers(this, before, usePathArgument(first));
+      } catch (err) {
+        reportInstrumentationError('express', 'Router#use', err);
+      }
+    }
+    return result;
+  };
+}
+
+function makeRoute(original: AnyFunction) {
+  return function route(this: any, path: unknown): unknown {
+    const result = original.apply(this, arguments as any);
+    try {
+      const stack = this != null ? this.stack : undefined;
+      const layer = Array.isArray(stack) ? stack[stack.length - 1] : undefined;
+      if (layer != null && layer.route === result) {
+        setLayerInfo(layer, new LayerInfo(LayerKind.ROUTE, path, this.caseSensitive === true, this.strict === true));
+        patchLayerPrototype(layer, this);
+      }
+    } catch (err) {
+      reportInstrumentationError('express', 'Router#route', err);
+    }
+    return result;
+  };
+}
+
+/** Express 4 starts each application's router with its own `query` and `expressInit` layers: no spans for those. */
+function makeLazyrouter(original: AnyFunction) {
+  return function lazyrouter(this: any): unknown {
+    const before = this != null ? this._router : undefined;
+    const result = original.apply(this, arguments as any);
+    if (before === undefined) {
+      try {
+        const stack = this._router?.stack;
+        if (Array.isArray(stack)) for (const layer of stack) setLayerInfo(layer, new LayerInfo(LayerKind.INTERNAL, '/'));
+      } catch (err) {
+        reportInstrumentationError('express', 'application.lazyrouter', err);
+      }
+    }
+    return result;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Response
+
+function makeEnd(original: AnyFunction) {
+  return function end(this: any): unknown {
+    if (runtime.tracingEnabled) {
+      const state = stateOf(this.req);
+      if (state !== undefined) {
+        try {
+          responseEnding(state, this.statusCode);
+        } catch (err) {
+          reportInstrumentationError('express', 'ending layer spans with the response', err);
+        }
+      }
+    }
+    return original.apply(this, arguments as any);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Patcher
+
+/** express 4: `express.Router` is the prototype of routers; express 5: it is a constructor. */
+function routerPrototypeOf(express: any): any {
+  const Router = express.Router;
+  if (Router == null) return undefined;
+  if (typeof Router.use === 'function') return Router;
+  return Router.prototype;
+}
+
+/** Whether `express.response` had an `end` of its own before we put ours there (it inherits http's). */
+const responseHadOwnEnd = new WeakMap<object, boolean>();
+
+export const expressPatcher: Patcher = {
+  patch(express: any, _info: ModuleInfo) {
+    const routerProto = routerPrototypeOf(express);
+    wrapMethod(routerProto, 'use', makeUse);
+    wrapMethod(routerProto, 'route', makeRoute);
+    if (typeof express.application?.lazyrouter === 'function') wrapMethod(express.application, 'lazyrouter', makeLazyrouter);
+    const response = express.response;
+    if (response != null && typeof response === 'object' && !responseHadOwnEnd.has(response)) {
+      responseHadOwnEnd.set(response, Object.prototype.hasOwnProperty.call(response, 'end'));
+      wrapMethod(response, 'end', makeEnd);
+    }
+  },
+  unpatch(express: any) {
+    const routerProto = routerPrototypeOf(express);
+    unwrapMethod(routerProto, 'use');
+    unwrapMethod(routerProto, 'route');
+    unwrapMethod(express.application, 'lazyrouter');
+    const response = express.response;
+    if (response != null && typeof response === 'object') {
+      unwrapMethod(response, 'end');
+      // Unwrapping leaves the inherited end as an own property: take it away again.
+      if (responseHadOwnEnd.get(response) === false) delete response.end;
+      responseHadOwnEnd.delete(response);
+    }
+    for (const [proto, patched] of patchedLayerPrototypes) {
+      if (routerProto == null || !routerProto.isPrototypeOf(patched.router)) continue;
+      unwrapMethod(proto, patched.names[0]);
+      unwrapMethod(proto, patched.names[1]);
+      patchedLayerPrototypes.delete(proto);
+    }
+  },
+};
