@@ -40,6 +40,8 @@ export class AsyncLocalStorageContextManager {
     thisArg?: ThisParameterType<F>,
     ...args: A
   ): ReturnType<F> {
+    // The common call, with(ctx, fn), goes to AsyncLocalStorage directly: no argument shuffling.
+    if (thisArg === undefined && args.length === 0) return this._als.run(context, fn as () => ReturnType<F>);
     return this._als.run(context, applyWithThis, fn, thisArg, args) as ReturnType<F>;
   }
 
