@@ -27,7 +27,8 @@ import { ParentBasedSampler, AlwaysOnSampler, SamplingDecision } from './sampler
 import { NonRecordingSpan, RecordingSpan, type SpanOwner } from './span';
 import { now, toRelativeMillis } from './time';
 
-const DEFAULT_LIMITS: SpanLimits = {
+/** The specification's default span limits (sdk.md#span-limits), for a provider made without configuration. */
+export const DEFAULT_LIMITS: SpanLimits = {
   attributeCountLimit: 128,
   attributeValueLengthLimit: Infinity,
   eventCountLimit: 128,

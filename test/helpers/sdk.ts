@@ -1,16 +1,8 @@
 import { InMemorySpanExporter } from '../../src/exporters/in-memory-exporter';
 import { SimpleSpanProcessor } from '../../src/processors/simple-span-processor';
-import { TracerProvider, type TracerProviderOptions } from '../../src/trace/tracer';
-import type { SpanLimits } from '../../src/config';
+import { DEFAULT_LIMITS, TracerProvider, type TracerProviderOptions } from '../../src/trace/tracer';
 
-export const DEFAULT_TEST_LIMITS: SpanLimits = {
-  attributeCountLimit: 128,
-  attributeValueLengthLimit: Infinity,
-  eventCountLimit: 128,
-  linkCountLimit: 128,
-  attributePerEventCountLimit: 128,
-  attributePerLinkCountLimit: 128,
-};
+export const DEFAULT_TEST_LIMITS = DEFAULT_LIMITS;
 
 /** A provider exporting synchronously-ish into memory, for in-process tests of the SDK. */
 export function memoryProvider(options: Omit<TracerProviderOptions, 'processors'> = {}) {
