@@ -2,6 +2,8 @@
  * The handlers of undici's diagnostics channels. Every message arrives synchronously in the async context of the
  * fetch() call that made the request, so the active context is the caller's.
  * A request's span is kept in a WeakMap keyed by undici's request object: nothing is added to it.
+ * Every handler catches what our span code throws: diagnostics_channel rethrows a subscriber's exception as an
+ * uncaught exception on the next tick, which would end the application (node lib/diagnostics_channel.js, publish).
  */
 import type { Span } from '../../src/api/types';
 import { SpanKind } from '../../src/api/types';
@@ -45,10 +47,14 @@ function onCreate(message: { request: any }): void {
 function onSendHeaders(message: { request: object; socket?: { remoteAddress?: string; remotePort?: number } }): void {
   const span = spans.get(message.request);
   if (span === undefined) return;
-  const socket = message.socket;
-  if (socket != null && typeof socket.remoteAddress === 'string') {
-    span.setAttribute('network.peer.address', socket.remoteAddress);
-    if (typeof socket.remotePort === 'number') span.setAttribute('network.peer.port', socket.remotePort);
+  try {
+    const socket = message.socket;
+    if (socket != null && typeof socket.remoteAddress === 'string') {
+      span.setAttribute('network.peer.address', socket.remoteAddress);
+      if (typeof socket.remotePort === 'number') span.setAttribute('network.peer.port', socket.remotePort);
+    }
+  } catch (err) {
+    reportInstrumentationError('fetch', 'the connection', err);
   }
 }
 
@@ -84,18 +90,26 @@ function onTrailers(message: { request: object }): void {
   const span = spans.get(message.request);
   if (span === undefined) return;
   spans.delete(message.request);
-  span.end();
+  try {
+    span.end();
+  } catch (err) {
+    reportInstrumentationError('fetch', 'ending the client span', err);
+  }
 }
 
 function onError(message: { request: object; error: unknown }): void {
   const span = spans.get(message.request);
   if (span === undefined) return;
   spans.delete(message.request);
-  const error = message.error;
-  span.recordException(error);
-  span.setAttribute('error.type', exceptionType(error) ?? '_OTHER');
-  span.setStatus({ code: 2, message: error instanceof Error ? error.message : String(error) });
-  span.end();
+  try {
+    const error = message.error;
+    span.recordException(error);
+    span.setAttribute('error.type', exceptionType(error) ?? '_OTHER');
+    span.setStatus({ code: 2, message: error instanceof Error ? error.message : String(error) });
+    span.end();
+  } catch (err) {
+    reportInstrumentationError('fetch', 'the failed request', err);
+  }
 }
 
 export const handlers: Record<string, (message: any) => void> = {

@@ -118,8 +118,47 @@ export function forwardedClientAddress(headers: Record<string, string | string[]
   return undefined;
 }
 
-/** `url.full` without credentials: `user:password@` becomes `REDACTED:REDACTED@` (url.full, url/url.md). */
+/**
+ * For a request target in absolute-form (`http://user:pass@host/p?q`, RFC 9112 §3.2.2: sent to proxies, and
+ * servers must accept it), the index where its scheme ends (`://`) and where its path starts; undefined for any
+ * other form: origin-form (`/p?q`), asterisk-form (`*`) and CONNECT's authority-form (`host:port`).
+ */
+function absoluteForm(target: string): { schemeEnd: number; pathStart: number } | undefined {
+  if (target.charCodeAt(0) === 47 /* / */) return undefined;
+  const schemeEnd = target.indexOf('://');
+  if (schemeEnd <= 0) return undefined;
+  let i = schemeEnd + 3;
+  for (; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) break;
+  }
+  return { schemeEnd, pathStart: i };
+}
+
+/**
+ * The target a server received, as path and query: an absolute-form target loses its scheme and authority
+ * (credentials included), so `url.path` is a path (url/url.md, url.path) and carries no secret.
+ */
+export function originForm(target: string): string {
+  const absolute = absoluteForm(target);
+  if (absolute === undefined) return target;
+  const rest = target.slice(absolute.pathStart);
+  return rest.charCodeAt(0) === 47 ? rest : '/' + rest;
+}
+
+/**
+ * `url.full` without credentials: `user:password@` becomes `REDACTED:REDACTED@` (url.full, url/url.md). A target
+ * in absolute-form (a request through a proxy) is the URL itself; the asterisk-form (OPTIONS *) and CONNECT's
+ * authority-form have no path to add.
+ */
 export function fullUrl(scheme: string, authority: string, target: string): string {
+  if (target.charCodeAt(0) !== 47 /* / */) {
+    const absolute = absoluteForm(target);
+    if (absolute !== undefined) {
+      return fullUrl(target.slice(0, absolute.schemeEnd), target.slice(absolute.schemeEnd + 3, absolute.pathStart), originForm(target));
+    }
+    target = '';
+  }
   let auth = authority;
   const at = auth.lastIndexOf('@');
   if (at !== -1) auth = 'REDACTED:REDACTED@' + auth.slice(at + 1);
@@ -156,7 +195,7 @@ export function serverRequestAttributes(req: IncomingRequestLike, defaultScheme:
   const socket = req.socket;
   const scheme = socket != null && socket.encrypted === true ? 'https' : defaultScheme;
   attrs['url.scheme'] = scheme;
-  const target = typeof req.url === 'string' ? req.url : '/';
+  const target = typeof req.url === 'string' ? originForm(req.url) : '/';
   const { path, query } = splitTarget(target);
   attrs['url.path'] = path;
   if (query !== undefined && query !== '') attrs['url.query'] = redactQuery(query);

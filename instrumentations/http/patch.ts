@@ -212,7 +212,12 @@ function makeClientRequestEmit(original: (...args: any[]) => boolean) {
     if (entry !== undefined && !entry.ended) {
       try {
         if (event === 'response') onClientResponse(entry, arg);
-        else if (event === 'error') endClientSpan(entry, arg, undefined);
+        else if (event === 'connect' || event === 'upgrade') {
+          // A CONNECT tunnel or a protocol upgrade answered: the HTTP request is over (its socket now belongs to
+          // the application), and no 'response' will come — without this its 'close' would read as an abort.
+          onClientResponse(entry, arg);
+          endClientSpan(entry, undefined, undefined);
+        } else if (event === 'error') endClientSpan(entry, arg, undefined);
         else if (event === 'close' && entry.response === undefined) endClientSpan(entry, undefined, 'aborted');
       } catch (err) {
         reportInstrumentationError('http', 'the client span', err);

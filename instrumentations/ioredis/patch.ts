@@ -57,13 +57,25 @@ const connecting = new WeakMap<object, Context>();
 /** ioredis's marker of an auto-pipeline (its `kExec` symbol), found at patch time. */
 let autoPipelineMarker: symbol | undefined;
 
+/**
+ * Ends a span, reporting (once) what our span code throws: it must not reach the library's promise, which would
+ * then reject with our error instead of the reply, nor its resolve/reject callbacks, which would never settle it.
+ */
+function endSpan(span: Span): void {
+  try {
+    span.end();
+  } catch (err) {
+    reportInstrumentationError('ioredis', 'ending a span', err);
+  }
+}
+
 function endWithError(span: Span, err: unknown): void {
   try {
     recordRedisError(span, err);
   } catch (e) {
     reportInstrumentationError('ioredis', 'recording an error', e);
   }
-  span.end();
+  endSpan(span);
 }
 
 /**
@@ -74,7 +86,7 @@ function endOnSettle(target: any, span: Span, scanReplies: boolean): void {
   const resolve = target.resolve;
   const reject = target.reject;
   if (typeof resolve !== 'function' || typeof reject !== 'function') {
-    span.end();
+    endSpan(span);
     return;
   }
   let open = true;
@@ -83,7 +95,7 @@ function endOnSettle(target: any, span: Span, scanReplies: boolean): void {
       open = false;
       const failed = scanReplies ? pipelineError(value) : undefined;
       if (failed !== undefined) endWithError(span, failed);
-      else span.end();
+      else endSpan(span);
     }
     return resolve.apply(this, arguments as any);
   };
@@ -215,7 +227,7 @@ async function settleConnect(span: Span, promise: Promise<unknown>, client: obje
     throw err;
   }
   if (connecting.get(client) !== undefined && getSpan(connecting.get(client)!) === span) connecting.delete(client);
-  span.end();
+  endSpan(span);
   return value;
 }
 
@@ -236,7 +248,7 @@ function makeConnect(original: (...args: any[]) => any) {
     const result = contextManager.run(ROOT_CONTEXT, original, this, arguments) as Promise<unknown> | undefined;
     if (span === undefined) return result;
     if (result === null || typeof result !== 'object' || typeof (result as { then?: unknown }).then !== 'function') {
-      span.end();
+      endSpan(span);
       return result;
     }
     if (typeof callback === 'function') {

@@ -60,13 +60,25 @@ function selectedIndex(args: ArrayLike<unknown>): number | undefined {
   return Number.isInteger(n) && n >= 0 ? n : undefined;
 }
 
+/**
+ * Ends a span, reporting (once) what our span code throws: it must not reach the library's promise, which would
+ * then reject with our error instead of the reply, nor its resolve/reject callbacks, which would never settle it.
+ */
+function endSpan(span: Span): void {
+  try {
+    span.end();
+  } catch (err) {
+    reportInstrumentationError('redis', 'ending a span', err);
+  }
+}
+
 function endWithError(span: Span, err: unknown): void {
   try {
     recordRedisError(span, err);
   } catch (e) {
     reportInstrumentationError('redis', 'recording an error', e);
   }
-  span.end();
+  endSpan(span);
 }
 
 /**
@@ -83,7 +95,7 @@ async function settleCommand(span: Span, promise: Promise<unknown>, state: Clien
     throw err;
   }
   if (selectIndex !== undefined) state.namespace = databaseNamespace(selectIndex);
-  span.end();
+  endSpan(span);
   return value;
 }
 
@@ -99,7 +111,7 @@ async function settleBatch(span: Span, promise: Promise<unknown>, state: ClientS
   if (typeof selectIndex === 'number') state.namespace = databaseNamespace(selectIndex);
   const failed = firstErrorIn(value);
   if (failed !== undefined) endWithError(span, failed);
-  else span.end();
+  else endSpan(span);
   return value;
 }
 
@@ -138,7 +150,7 @@ function makeSendCommand(original: (...args: any[]) => any) {
       throw err;
     }
     if (!isThenable(result)) {
-      span.end();
+      endSpan(span);
       return result;
     }
     return settleCommand(span, result, state!, selectedIndex(args));
@@ -227,7 +239,7 @@ function makeSelect(original: (...args: any[]) => any) {
     const result = original.apply(this, arguments as any);
     if (span === undefined) return result;
     if (!isThenable(result)) {
-      span.end();
+      endSpan(span);
       return result;
     }
     return settleCommand(span, result, state!, selectedIndex(args));
@@ -252,7 +264,7 @@ function makeExecuteScript(original: (...args: any[]) => any) {
     const result = original.apply(this, arguments as any);
     if (span === undefined) return result;
     if (!isThenable(result)) {
-      span.end();
+      endSpan(span);
       return result;
     }
     return settleCommand(span, result, state!, undefined);
@@ -277,7 +289,7 @@ function makeExecuteFunction(original: (...args: any[]) => any) {
     const result = original.apply(this, arguments as any);
     if (span === undefined) return result;
     if (!isThenable(result)) {
-      span.end();
+      endSpan(span);
       return result;
     }
     return settleCommand(span, result, state!, undefined);
@@ -332,7 +344,7 @@ function makeBatchExecutor(kind: 'MULTI' | 'PIPELINE' | 'BY_CHAIN_ID') {
       }
       if (span === undefined) return result;
       if (!isThenable(result)) {
-        span.end();
+        endSpan(span);
         return result;
       }
       return settleBatch(span, result, state!, selectedDB);
@@ -364,7 +376,7 @@ function makeConnect(original: (...args: any[]) => any) {
     }
     if (span === undefined) return result;
     if (!isThenable(result)) {
-      span.end();
+      endSpan(span);
       return result;
     }
     return settleCommand(span, result, state!, undefined);
@@ -392,7 +404,7 @@ function onConnectionEvent(client: any, event: 'reconnecting' | 'ready' | 'error
     const span = state.reconnect;
     if (span !== undefined) {
       state.reconnect = undefined;
-      span.end();
+      endSpan(span);
     }
   } else if (event === 'error') {
     const span = state.reconnect;

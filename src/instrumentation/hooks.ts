@@ -299,10 +299,14 @@ export class InstrumentationHooks {
     }
     const info: ModuleInfo = { name, version, basedir, format };
     let patcher = entry.patcher;
+    const wraps: Array<[target: object, name: string]> = [];
+    // Loaded here, not at startup (it loads shimmer): the patch code is about to load it anyway.
+    const { recordingWraps, unwrapMethod } = require('./wrap') as typeof import('./wrap');
     try {
       if (patcher === undefined) patcher = entry.patcher = entry.module.load();
       entry.patched.add(target);
-      patcher.patch(target, info);
+      const loaded = patcher;
+      recordingWraps(wraps, () => loaded.patch(target, info));
       this._applied.push({ entry, target, info });
       diag.debug(`instrumented ${label} (${entry.definition.name}, ${format === 'commonjs' ? 'require' : 'import'})`);
     } catch (err) {
@@ -310,8 +314,10 @@ export class InstrumentationHooks {
       try {
         patcher?.unpatch(target, info);
       } catch {
-        // a second failure while undoing: nothing more to do
+        // a second failure while undoing: what the patch wrapped is put back below all the same
       }
+      // Whatever the patch wrapped goes back, even if its unpatch failed or missed it: the module is left as it was.
+      for (let i = wraps.length - 1; i >= 0; i--) unwrapMethod(wraps[i][0], wraps[i][1]);
     }
   }
 

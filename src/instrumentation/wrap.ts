@@ -27,6 +27,26 @@ export function originalOf<T>(fn: T): T {
   return f as T;
 }
 
+/** Wrappers put on an object that only inherited the method: unwrapping removes them instead of leaving a copy. */
+const overInherited = new WeakSet<Function>();
+
+/**
+ * While the framework applies a patch, the place of every function wrapMethod wraps, so that a patch that fails
+ * half-way can be undone whole even when its own unpatch fails (src/instrumentation/hooks.ts).
+ */
+let journal: Array<[target: object, name: string]> | undefined;
+
+/** Runs `fn`, recording into `record` every wrap it makes. */
+export function recordingWraps<T>(record: Array<[target: object, name: string]>, fn: () => T): T {
+  const previous = journal;
+  journal = record;
+  try {
+    return fn();
+  } finally {
+    journal = previous;
+  }
+}
+
 /** Marks `wrapper` as ours and makes it look like `original`. For wrappers not installed by wrapMethod. */
 export function markWrapper<F extends Function>(wrapper: F, original: Function): F {
   copyFunctionShape(wrapper, original);
@@ -49,10 +69,14 @@ export function wrapMethod(target: any, name: string, makeWrapper: (original: An
       return false;
     }
     if (isWrapped(original)) return false;
+    const inherited = !Object.prototype.hasOwnProperty.call(target, name);
     const wrapper = makeWrapper(original);
     markWrapper(wrapper, original);
     shimmer.wrap(target, name, () => wrapper as any);
-    return target[name] === wrapper;
+    if (target[name] !== wrapper) return false;
+    if (inherited) overInherited.add(wrapper);
+    if (journal !== undefined) journal.push([target, name]);
+    return true;
   } catch (err) {
     diag.debug(`cannot wrap ${name}`, err);
     return false;
@@ -64,11 +88,14 @@ export function unwrapMethod(target: any, name: string): void {
   try {
     const current = target?.[name];
     if (!isWrapped(current)) return;
+    const original = current[ORIGINAL];
     shimmer.unwrap(target, name);
     if (target[name] === current) {
       // shimmer could not restore it (property redefined since): put the original back ourselves.
-      Object.defineProperty(target, name, { value: current[ORIGINAL], configurable: true, writable: true, enumerable: Object.prototype.propertyIsEnumerable.call(target, name) });
+      Object.defineProperty(target, name, { value: original, configurable: true, writable: true, enumerable: Object.prototype.propertyIsEnumerable.call(target, name) });
     }
+    // A method the object inherited is inherited again, not left behind as an own copy.
+    if (overInherited.has(current) && target[name] === original && Object.getPrototypeOf(target)?.[name] === original) delete target[name];
   } catch (err) {
     diag.debug(`cannot unwrap ${name}`, err);
   }
