@@ -26,7 +26,7 @@
  * reconnects it produces later — do not join the caller's trace. The commands ioredis sends itself while
  * connecting (AUTH, SELECT, CLIENT SETNAME, INFO) are children of the connect span.
  */
-import * as path from 'node:path';
+import path = require('node:path');
 import type { Context, Span } from '../../src/api/types';
 import { SpanKind } from '../../src/api/types';
 import { getSpan, isTracingSuppressed, ROOT_CONTEXT, setSpan } from '../../src/context/context';

@@ -23,7 +23,7 @@
  *   Reconnects are seen only through `node-redis:connection:ready` (a successful reconnect, with how long it
  *   took): failed reconnect attempts are not visible on these channels.
  */
-import * as dc from 'node:diagnostics_channel';
+import dc = require('node:diagnostics_channel');
 import type { Context, Span } from '../../src/api/types';
 import { SpanKind } from '../../src/api/types';
 import { isTracingSuppressed, ROOT_CONTEXT } from '../../src/context/context';

@@ -6,8 +6,8 @@
  * package says `"type": "module"` or whose source uses import/export syntax, or a process started with
  * `--import`/`--loader`. OTEL_NODE_ESM_HOOK=true|false overrides the guess.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { diag } from '../diag/logger';
 
 const ESM_FLAGS = /(?:^|\s)(?:--import|--loader|--experimental-loader|--input-type=module|--experimental-default-type=module)\b/;

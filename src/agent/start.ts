@@ -4,14 +4,14 @@
  */
 import { readConfig } from '../config';
 import { diag } from '../diag/logger';
-import { VERSION } from '../version';
 import { Agent } from './agent';
+import { agentVersion } from '../version';
 
 /** Where the running agent announces itself, shared by every copy of zerotel in the process. */
 const AGENT_KEY = Symbol.for('zerotel.agent');
 
 interface AgentMark {
-  version: string;
+  readonly version: string;
   path: string;
   agent: Agent | undefined;
 }
@@ -38,11 +38,17 @@ export function start(): Agent | undefined {
     if (existing !== undefined) {
       diag.debug(
         `zerotel ${existing.version} (${existing.path}) is already running in this process; ` +
-          `this copy (${VERSION}, ${__filename}) steps aside`,
+          `this copy (${agentVersion()}, ${__filename}) steps aside`,
       );
       return undefined;
     }
-    const mark: AgentMark = { version: VERSION, path: __filename, agent: undefined };
+    const mark: AgentMark = {
+      get version() {
+        return agentVersion();
+      },
+      path: __filename,
+      agent: undefined,
+    };
     Object.defineProperty(globalThis, AGENT_KEY, { value: mark, enumerable: false, configurable: true, writable: false });
     for (const warning of warnings) diag.warn(warning);
 
@@ -58,7 +64,7 @@ export function start(): Agent | undefined {
     }
     const agent = new Agent(config);
     mark.agent = agent;
-    if (diag.level >= 60) diag.info(`zerotel ${VERSION} started: ${agent.describe()}`);
+    if (diag.level >= 60) diag.info(`zerotel ${agentVersion()} started: ${agent.describe()}`);
     return agent;
   } catch (err) {
     diag.error('the agent could not start; the application runs without it', err);

@@ -5,9 +5,9 @@
  *
  * Everything is read from disk and from the environment; nothing of the app is loaded or run.
  */
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { isBuiltin } from 'node:module';
-import * as path from 'node:path';
+import path = require('node:path');
 import { parseArgs } from 'node:util';
 import satisfies from 'semver/functions/satisfies';
 import { readConfig, type AgentConfig, type Env } from '../config';

@@ -2,7 +2,7 @@
  * The `zerotel` command (bin/zerotel.js): `run`, `report` and `doctor`. Arguments are read with Node.js's own
  * util.parseArgs; nothing here runs at startup of an instrumented app (the agent never loads this code).
  */
-import { VERSION } from '../version';
+import { agentVersion } from '../version';
 import { doctorCommand } from './doctor';
 import { EXIT, processIo, UsageError, type CliIo } from './io';
 import { reportCommand } from './report-command';
@@ -34,7 +34,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return name === undefined ? EXIT.USAGE : EXIT.OK;
   }
   if (name === '-v' || name === '--version') {
-    io.out(`zerotel ${VERSION}\n`);
+    io.out(`zerotel ${agentVersion()}\n`);
     return EXIT.OK;
   }
   const command = COMMANDS[name];

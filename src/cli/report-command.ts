@@ -2,8 +2,8 @@
  * `zerotel report <files|dirs…>`: a report over trace files, for people (default), for machines (--json), for CI
  * test views (--junit), with --fail-on gates. `zerotel run` ends with the same report.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { parseArgs } from 'node:util';
 import { buildReport, type Report } from '../report/aggregate';
 import { evaluateGates, GateSyntaxError, parseGate, type GateResult, type GateRule } from '../report/gates';

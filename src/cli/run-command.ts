@@ -10,9 +10,9 @@
  * The report goes to stderr: stdout stays exactly the command's own, so pipes and redirections keep working.
  */
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError, useColor, type CliIo } from './io';
 import { produceReport, readReportSettings, REPORT_OPTIONS } from './report-command';

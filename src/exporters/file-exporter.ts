@@ -18,8 +18,8 @@
  * Writes are synchronous. They go to a local file (well under a millisecond for a full batch), and it is what
  * makes the last batch safe at the `exit` event, where no asynchronous work runs any more.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import type { ReadableSpan } from '../trace/span';
 import { encodeTraceRequestJson } from './otlp/trace-json-encoder';
 import { ExportResultCode, type ExitCapableExporter, type ExportResult } from './types';

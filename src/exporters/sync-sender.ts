@@ -6,7 +6,7 @@
  *
  * The worker is started with no execArgv, so the preload (and the agent) do not load in it.
  */
-import * as path from 'node:path';
+import path = require('node:path');
 
 export interface SyncRequest {
   url: string;

@@ -7,8 +7,8 @@
  * Every hook is wrapped in try/catch and returns the original exports: a failing instrumentation leaves its
  * module as it was and the application goes on.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { diag } from '../diag/logger';
 import type { InstrumentationDefinition, InstrumentationModule, ModuleInfo, Patcher } from './types';
 import { ORIGINAL } from './original-symbol';

@@ -7,8 +7,8 @@ import type { Context, TextMapPropagator } from '../api/types';
 import type { AgentConfig } from '../config';
 import { readConfig } from '../config';
 import type { Tracer, TracerProvider } from '../trace/tracer';
-import { VERSION } from '../version';
 import { diag } from '../diag/logger';
+import { agentVersion } from '../version';
 
 export interface Runtime {
   config: AgentConfig;
@@ -43,7 +43,7 @@ function defaultConfig(): AgentConfig {
 /** The tracer of one instrumentation, named after its folder (`zerotel/instrumentations/<name>`). */
 export function instrumentationTracer(name: string): Tracer {
   if (current === undefined) throw new Error('zerotel runtime is not set');
-  return current.provider.getTracer(`zerotel/instrumentations/${name}`, VERSION);
+  return current.provider.getTracer(`zerotel/instrumentations/${name}`, agentVersion());
 }
 
 const NOOP_PROPAGATOR: TextMapPropagator = {

@@ -2,8 +2,8 @@
  * Finding trace files and streaming their lines. A report may cover gigabytes: files are read in chunks and cut
  * at `\n`, so memory holds one chunk and one line at a time, never a whole file.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 
 export interface TraceFile {
   path: string;

@@ -3,13 +3,13 @@
  * (resource/sdk.md#specifying-resource-information-via-an-environment-variable): OTEL_SERVICE_NAME, then
  * OTEL_RESOURCE_ATTRIBUTES, then the detectors, then the defaults (`unknown_service:node`).
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
 import type { Attributes } from '../api/types';
 import type { AgentConfig } from '../config';
 import { diag } from '../diag/logger';
-import { VERSION } from '../version';
+import { agentVersion } from '../version';
 import { Resource } from './resource';
 
 /** semantic-conventions: host.arch values. */
@@ -92,7 +92,7 @@ export function detectResourceAttributes(config: AgentConfig): Attributes {
     'service.name': 'unknown_service:node',
     'telemetry.sdk.name': 'zerotel',
     'telemetry.sdk.language': 'nodejs',
-    'telemetry.sdk.version': VERSION,
+    'telemetry.sdk.version': agentVersion(),
   };
   const run = (name: string, fn: () => void) => {
     if (!detectors.includes(name)) return;

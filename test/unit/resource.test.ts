@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readConfig } from '../../src/config';
 import { detectResourceAttributes, findApplicationPackage } from '../../src/resource/detectors';
 import { Resource } from '../../src/resource/resource';
-import { VERSION } from '../../src/version';
+import { agentVersion } from '../../src/version';
 
 const detect = (env: Record<string, string>) => detectResourceAttributes(readConfig(env).config);
 
@@ -14,7 +14,7 @@ describe('resource', () => {
     const attrs = detect({});
     expect(attrs['telemetry.sdk.name']).toBe('zerotel');
     expect(attrs['telemetry.sdk.language']).toBe('nodejs');
-    expect(attrs['telemetry.sdk.version']).toBe(VERSION);
+    expect(attrs['telemetry.sdk.version']).toBe(agentVersion());
     expect(attrs['host.name']).toBe(os.hostname());
     expect(attrs['host.arch']).toBe(process.arch === 'x64' ? 'amd64' : process.arch);
     expect(attrs['os.type']).toBe(process.platform === 'win32' ? 'windows' : process.platform);

@@ -26,7 +26,7 @@ import type { OtlpConfig } from '../../config';
 import { runSuppressed } from '../../context/suppressed';
 import { diag } from '../../diag/logger';
 import type { ReadableSpan } from '../../trace/span';
-import { VERSION } from '../../version';
+import { agentVersion } from '../../version';
 import { ExportResultCode, type ExportResult, type SpanExporter } from '../types';
 import { GrpcTransport, TRACE_EXPORT_METHOD } from './grpc-transport';
 import { HttpTransport, type TlsMaterial } from './http-transport';
@@ -71,7 +71,7 @@ const DEFAULT_MAX_CONCURRENT_EXPORTS = 8;
 /** docs/specification.md, "OTLP/HTTP Request": "It is RECOMMENDED to use 20 MiB as the default limit." */
 const DEFAULT_MAX_REQUEST_BYTES = 20 * 1024 * 1024;
 
-export const USER_AGENT = `zerotel/${VERSION} (Node.js ${process.version})`;
+export const USER_AGENT = `zerotel/${agentVersion()} (Node.js ${process.version})`;
 
 interface Chunk {
   body: Buffer;
