@@ -1,7 +1,7 @@
 'use strict';
 // zerotel's preload: `node --require zerotel/register app.js` (or `--import`). It must never throw: whatever
 // goes wrong, the application starts as it would have without the agent.
-// dist/preload.js is the agent's startup code in one file (scripts/bundle-preload.js explains why).
+// dist/preload.js is the agent's startup code in one file (scripts/bundle.js explains why).
 try {
   let agent;
   try {

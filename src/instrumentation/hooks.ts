@@ -160,10 +160,16 @@ export class InstrumentationHooks {
   }
 
   /**
-   * require-in-the-middle (with its `debug` dependency) is a few milliseconds to load, so it is installed when
-   * the application first requires one of the instrumented packages, not at startup: a light gate on
-   * `Module.prototype.require` (and `process.getBuiltinModule`) watches for those names, installs the real hook
-   * and hands that very call to it. A program that never loads an instrumented module never pays for it.
+   * A light gate in front of require-in-the-middle, on `Module.prototype.require` (and `process.getBuiltinModule`).
+   *
+   * - require-in-the-middle resolves the file name of every module required, to find out whether it is one it
+   *   hooks: for an application loading express, pg and redis (some 1,300 modules) that doubles Node's own
+   *   resolution work — tens of milliseconds of startup (bench/startup.js). The gate sends it only the requires
+   *   that can concern an instrumentation: a package name we instrument (`express`, `pg/lib/x`, `node:http`), a
+   *   path into a node_modules directory, or a relative require made from inside a package whose internal files
+   *   we hook (@redis/client's `dist/lib/client`). Every other require goes straight to Node.
+   * - require-in-the-middle (with its `debug` dependency) takes a few milliseconds to load, so it is loaded on the
+   *   first require that reaches it: a program that never loads an instrumented module never pays for it.
    */
   private _deferRequireHook(names: string[]): void {
     const Module = require('node:module') as any;
@@ -171,32 +177,49 @@ export class InstrumentationHooks {
     const originalRequire = proto.require;
     const originalGetBuiltin = (process as any).getBuiltinModule;
     const packages = new Set(names.map(packageOf));
-    let installed = false;
+    // Relative requires from inside these packages may load a hooked internal file.
+    const internalDirs = [...new Set(this.definitions.flatMap((d) => d.modules.filter((m) => m.file !== undefined).map((m) => m.name)))].map(
+      (name) => `${path.sep}node_modules${path.sep}${name.split('/').join(path.sep)}${path.sep}`,
+    );
+    let hookedRequire: ((...args: unknown[]) => unknown) | undefined;
+    let hookedGetBuiltin: ((...args: unknown[]) => unknown) | undefined;
     const install = () => {
-      installed = true;
-      if (proto.require === gate) proto.require = originalRequire;
-      if ((process as any).getBuiltinModule === gateBuiltin) (process as any).getBuiltinModule = originalGetBuiltin;
-      this._undoGate = undefined;
+      // require-in-the-middle wraps whatever is in place when it is made: make it wrap Node's own functions, then
+      // put the gate back in front.
+      proto.require = originalRequire;
+      if (typeof originalGetBuiltin === 'function') (process as any).getBuiltinModule = originalGetBuiltin;
       this._installRequireHook(names);
+      hookedRequire = proto.require;
+      hookedGetBuiltin = (process as any).getBuiltinModule;
+      proto.require = gate;
+      if (typeof originalGetBuiltin === 'function') (process as any).getBuiltinModule = gateBuiltin;
     };
-    const gate = markGate(function require(this: unknown, id: string) {
-      if (!installed && typeof id === 'string' && packages.has(packageOf(id))) {
-        install();
-        return proto.require.apply(this, arguments);
+    const concerns = (parent: { filename?: unknown } | undefined, id: string): boolean => {
+      if (packages.has(packageOf(id))) return true;
+      // A package reached by a path rather than its name (`/srv/app/node_modules/pg`, a symlinked install).
+      if (id.includes('node_modules')) return true;
+      if (id.charCodeAt(0) !== 46 /* . */ || internalDirs.length === 0) return false;
+      const from = parent !== undefined && parent !== null && typeof parent.filename === 'string' ? parent.filename : '';
+      for (let i = 0; i < internalDirs.length; i++) if (from.includes(internalDirs[i])) return true;
+      return false;
+    };
+    const gate = markGate(function require(this: { filename?: unknown } | undefined, id: string) {
+      if (typeof id === 'string' && concerns(this, id)) {
+        if (hookedRequire === undefined) install();
+        return hookedRequire!.apply(this, arguments as unknown as unknown[]);
       }
       return originalRequire.apply(this, arguments);
     }, originalRequire);
     const gateBuiltin = markGate(function getBuiltinModule(this: unknown, id: string) {
-      if (!installed && typeof id === 'string' && packages.has(packageOf(id))) {
-        install();
-        return (process as any).getBuiltinModule.apply(this, arguments);
+      if (typeof id === 'string' && packages.has(packageOf(id))) {
+        if (hookedGetBuiltin === undefined) install();
+        return hookedGetBuiltin!.apply(this, arguments as unknown as unknown[]);
       }
       return originalGetBuiltin.apply(this, arguments);
     }, originalGetBuiltin ?? gate);
     proto.require = gate;
     if (typeof originalGetBuiltin === 'function') (process as any).getBuiltinModule = gateBuiltin;
     this._undoGate = () => {
-      installed = true;
       if (proto.require === gate) proto.require = originalRequire;
       if ((process as any).getBuiltinModule === gateBuiltin) (process as any).getBuiltinModule = originalGetBuiltin;
     };
