@@ -31,7 +31,7 @@ function onCreate(message: { request: any }): void {
   try {
     const request = message.request;
     const attributes = fetchRequestAttributes(request);
-    const span = getTracer().start(spanNameForMethod(attributes['http.request.method'] as string), SpanKind.CLIENT, parent, attributes);
+    const span = getTracer().startOwned(spanNameForMethod(attributes['http.request.method'] as string), SpanKind.CLIENT, parent, attributes);
     const captured = getConfig().http.clientRequestHeaders;
     for (let i = 0; i < captured.length; i++) {
       const values = Array.isArray(request.headers) ? findHeaderValues(request.headers, captured[i]) : undefined;

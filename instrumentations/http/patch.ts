@@ -83,7 +83,7 @@ function startServerSpan(req: any, res: any, scheme: 'http' | 'https'): Context 
   const parentContext = getPropagator().extract(ROOT_CONTEXT, req.headers, headerGetter);
   const attributes = serverRequestAttributes(req, scheme);
   const method = attributes['http.request.method'] as string;
-  const span = getTracer().start(spanNameForMethod(method), SpanKind.SERVER, parentContext, attributes);
+  const span = getTracer().startOwned(spanNameForMethod(method), SpanKind.SERVER, parentContext, attributes);
   const captured = config.http.serverRequestHeaders;
   for (let i = 0; i < captured.length; i++) {
     const values = headerValues(req.headers[captured[i]]);
@@ -251,7 +251,7 @@ function makeIncomingEmit(original: (...args: any[]) => boolean) {
 
 function startClientSpan(req: any, scheme: 'http' | 'https', parent: Context): void {
   const attributes = clientRequestAttributes(req, scheme);
-  const span = getTracer().start(spanNameForMethod(attributes['http.request.method'] as string), SpanKind.CLIENT, parent, attributes);
+  const span = getTracer().startOwned(spanNameForMethod(attributes['http.request.method'] as string), SpanKind.CLIENT, parent, attributes);
   const captured = getConfig().http.clientRequestHeaders;
   for (let i = 0; i < captured.length; i++) {
     const values = headerValues(req.getHeader(captured[i]));

@@ -124,7 +124,7 @@ function pipelineError(results: unknown): unknown {
 function startCommandSpan(client: any, command: any, parent: Context): Span {
   const name = commandName(command.name);
   const text = commandQueryText(getConfig().redisQueryText, name, command.args, 0);
-  return getTracer().start(name, SpanKind.CLIENT, parent, redisSpanAttributes(clientEndpoint(client), name, clientNamespace(client), text, undefined));
+  return getTracer().startOwned(name, SpanKind.CLIENT, parent, redisSpanAttributes(clientEndpoint(client), name, clientNamespace(client), text, undefined));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -76,7 +76,8 @@ const POOL_QUERY_KEY = Symbol('zerotel.pg.poolQuery');
 const poolConnections = new WeakMap<object, ConnectionInfo>();
 
 function startOperation(name: string, kind: SpanKind, parent: Context, attributes: Attributes): Operation {
-  return { span: getTracer().start(name, kind, parent, attributes), callerContext: parent, ended: false };
+  // Every caller passes attributes built for this span alone.
+  return { span: getTracer().startOwned(name, kind, parent, attributes), callerContext: parent, ended: false };
 }
 
 /** Whether this call should be traced at all (the wrappers' common first checks). */

@@ -49,7 +49,7 @@ const getTracer = tracerGetter('redis');
 function startCommandSpan(state: ClientState, args: ArrayLike<unknown>, parent: Context): Span {
   const name = commandName(args[0]);
   const text = commandQueryText(getConfig().redisQueryText, name, args, 1);
-  return getTracer().start(name, SpanKind.CLIENT, parent, redisSpanAttributes(state.endpoint, name, state.namespace, text, undefined));
+  return getTracer().startOwned(name, SpanKind.CLIENT, parent, redisSpanAttributes(state.endpoint, name, state.namespace, text, undefined));
 }
 
 /** For SELECT: the index it selects, so a success can update `db.namespace` for the next commands. */

@@ -6,6 +6,7 @@ import type { Attributes, Context, Link, SpanKind, TraceState } from '../api/typ
 import { getSpan } from '../context/context';
 import { isSpanContextValid } from './ids';
 import { W3CTraceState } from './trace-state';
+import { RecordingSpan } from './span';
 
 export const SamplingDecision = {
   NOT_RECORD: 0,
@@ -165,8 +166,10 @@ export class ParentBasedSampler implements Sampler {
     attributes: Attributes | undefined,
     links: Link[] | undefined,
   ): SamplingResult {
-    const parent = getSpan(context)?.spanContext();
-    if (!isSpanContextValid(parent)) {
+    const parentSpan = getSpan(context);
+    const parent = parentSpan?.spanContext();
+    // Our own spans are valid by construction; only a foreign or remote parent needs checking.
+    if (parent === undefined || (!(parentSpan instanceof RecordingSpan) && !isSpanContextValid(parent))) {
       return this._root.shouldSample(context, traceId, spanName, spanKind, attributes, links);
     }
     const sampled = (parent.traceFlags & 1) === 1;

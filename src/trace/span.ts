@@ -81,7 +81,7 @@ export class RecordingSpan implements Span, ReadableSpan {
   endTime = 0;
   ended = false;
   status: SpanStatus = UNSET_STATUS;
-  readonly attributes: Attributes = {};
+  attributes: Attributes = {};
   attributeCount = 0;
   droppedAttributesCount = 0;
   events: TimedEvent[] = NO_EVENTS;
@@ -182,6 +182,29 @@ export class RecordingSpan implements Span, ReadableSpan {
     }
     attrs[key] = v;
     return this;
+  }
+
+  /**
+   * Takes `attributes` as this span's own attribute object, without copying: for an object an instrumentation
+   * built for this span alone (Tracer.startOwned). Only when every value is a string, number, boolean or undefined
+   * (left out, as by the encoders), there are
+   * no more than the count limit and no value length limit applies; otherwise returns false and the caller copies.
+   */
+  adoptAttributes(attributes: Attributes): boolean {
+    const limits = this._owner.limits;
+    if (this.attributeCount !== 0 || limits.attributeValueLengthLimit !== Infinity) return false;
+    if (attributes === null || typeof attributes !== 'object' || Object.getPrototypeOf(attributes) !== Object.prototype) return false;
+    let count = 0;
+    for (const key in attributes) {
+      const t = typeof attributes[key];
+      if (t === 'undefined') continue; // an absent value in a fixed-shape object: the encoders skip it
+      if (t !== 'string' && t !== 'number' && t !== 'boolean') return false;
+      count++;
+    }
+    if (count > limits.attributeCountLimit) return false;
+    this.attributes = attributes;
+    this.attributeCount = count;
+    return true;
   }
 
   setAttributes(attributes: Attributes): this {

@@ -61,7 +61,8 @@ export class Tracer implements ApiTracer, SpanOwner {
   /**
    * Starts a span whose parent is the span in `context` (the active context when omitted). Returns a
    * non-recording span when tracing is suppressed in that context, the provider is shut down, or the sampler
-   * drops it — a non-recording span still carries the context downstream services need.
+   * drops it — a non-recording span still carries the context downstream services need. The attributes are
+   * copied (and checked); see `startOwned` for the instrumentations' cheaper form.
    */
   start(
     name: string,
@@ -72,6 +73,28 @@ export class Tracer implements ApiTracer, SpanOwner {
     startTime?: number,
     root?: boolean,
   ): Span {
+    return this._start(name, kind, context, attributes, false, links, startTime, root);
+  }
+
+  /**
+   * `start` for an attributes object built for this one span (by an instrumentation's attribute function): the
+   * span keeps that object instead of copying it key by key, when its values are plain and within the limits.
+   * The caller must not use the object afterwards.
+   */
+  startOwned(name: string, kind: SpanKind, context: Context | undefined, attributes: Attributes): Span {
+    return this._start(name, kind, context, attributes, true, undefined, undefined, undefined);
+  }
+
+  private _start(
+    name: string,
+    kind: SpanKind,
+    context: Context | undefined,
+    attributes: Attributes | undefined,
+    owned: boolean,
+    links: Link[] | undefined,
+    startTime: number | undefined,
+    root: boolean | undefined,
+  ): Span {
     const ctx = context === undefined ? contextManager.active() : context;
     const provider = this._provider;
     if (provider.isShutdown || isTracingSuppressed(ctx)) return SUPPRESSED_SPAN;
@@ -79,8 +102,12 @@ export class Tracer implements ApiTracer, SpanOwner {
     if (root !== true) {
       const parentSpan = getSpan(ctx);
       if (parentSpan !== undefined) {
-        const sc = parentSpan.spanContext();
-        if (isSpanContextValid(sc)) parent = sc;
+        // Our own spans are valid by construction: only a foreign or remote one needs checking.
+        if (parentSpan instanceof RecordingSpan) parent = parentSpan.spanContext();
+        else {
+          const sc = parentSpan.spanContext();
+          if (isSpanContextValid(sc)) parent = sc;
+        }
       }
     }
     const traceId = parent === undefined ? generateTraceId() : parent.traceId;
@@ -104,7 +131,7 @@ export class Tracer implements ApiTracer, SpanOwner {
       parent,
       startTime === undefined ? now() : startTime,
     );
-    if (attributes !== undefined) span.setAttributes(attributes);
+    if (attributes !== undefined && !(owned && span.adoptAttributes(attributes))) span.setAttributes(attributes);
     if (result.attributes !== undefined) span.setAttributes(result.attributes);
     if (links !== undefined) span.addLinks(links);
     provider.processor.onStart(span, ctx);
