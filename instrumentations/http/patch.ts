@@ -153,6 +153,9 @@ function makeResponseEmit(original: (...args: any[]) => boolean) {
         reportInstrumentationError('http', 'ending the server span', err);
       }
     }
+    // Entering a context is not free (AsyncLocalStorage stores it on the current async resource): only for an
+    // event somebody listens to.
+    if (this.listenerCount(event) === 0) return original.apply(this, arguments as any);
     return contextManager.run(entry.context, original, this, arguments) as boolean;
   };
 }
@@ -235,7 +238,10 @@ function makeIncomingEmit(original: (...args: any[]) => boolean) {
   return function emit(this: any, event: string | symbol, arg: any): boolean {
     const entry = tracked.get(this);
     if (entry === undefined) return original.apply(this, arguments as any);
-    if ('context' in entry) return contextManager.run(entry.context, original, this, arguments) as boolean;
+    if ('context' in entry) {
+      if (this.listenerCount(event) === 0) return original.apply(this, arguments as any);
+      return contextManager.run(entry.context, original, this, arguments) as boolean;
+    }
     if (!entry.ended) {
       try {
         if (event === 'end') endClientSpan(entry, undefined, undefined);
