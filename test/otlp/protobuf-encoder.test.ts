@@ -227,6 +227,32 @@ describe('OTLP protobuf encoder, decoded with the official definitions', () => {
     expect(decodeRequest(encodeTraceRequest(small))).toEqual(expectedRequest(small));
   });
 
+  it('reuses encoded attributes only where key, value and field are the same (repeated, changing, retyped values)', async () => {
+    const { provider, finished } = makeProvider({ resource: new Resource({ 'shared.key': 'GET', 'service.name': 'cache-test' }) });
+    const tracer = provider.getTracer('cache');
+    for (let i = 0; i < 60; i++) {
+      const s = tracer.startSpan(`span-${i}`, {
+        attributes: {
+          'shared.key': 'GET', // the same value as the resource attribute of that name: another field tag
+          stable: 'always the same',
+          changing: `/users/${i}`,
+          alternating: i % 2 === 0 ? 'even' : 'odd',
+          retyped: i % 3 === 0 ? '1' : i % 3 === 1 ? 1 : true,
+          zero: i % 2 === 0 ? 0 : -0,
+          port: 40000 + i,
+          late: i < 30 ? 'before' : 'after', // stable, then changes once the key has many hits
+        },
+      });
+      s.addEvent('e', { 'shared.key': 'GET', stable: 'always the same' });
+      s.end();
+    }
+    const spans = await finished();
+    // Encoded twice: the second batch is written from what the first left in the cache.
+    for (let round = 0; round < 2; round++) {
+      expect(decodeRequest(encodeTraceRequest(spans))).toEqual(expectedRequest(spans));
+    }
+  });
+
   it('round-trips random attributes, names and times (property test)', async () => {
     const scalar = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 80 }),

@@ -261,19 +261,34 @@ export class ProtobufWriter {
   cachedStringField(tag: number, s: string): void {
     const cached = encodedStrings.get(s);
     if (cached !== undefined && cached[0] === tag) {
-      const n = cached.length;
-      this.ensure(n);
-      const buf = this.buf;
-      let pos = this.pos;
-      for (let i = 0; i < n; i++) buf[pos++] = cached[i];
-      this.pos = pos;
+      this.rawBytes(cached);
       return;
     }
     const start = this.pos;
     this.stringField(tag, s);
     if (encodedStrings.size < MAX_CACHED_STRINGS && s.length <= MAX_CACHED_STRING_LENGTH) {
-      encodedStrings.set(s, Uint8Array.prototype.slice.call(this.buf, start, this.pos));
+      encodedStrings.set(s, this.copyOut(start));
     }
+  }
+
+  /** Bytes already encoded (a whole field), copied as they are. */
+  rawBytes(bytes: Uint8Array): void {
+    const n = bytes.length;
+    this.ensure(n);
+    const buf = this.buf;
+    let pos = this.pos;
+    if (n > 64) {
+      buf.set(bytes, pos);
+      this.pos = pos + n;
+      return;
+    }
+    for (let i = 0; i < n; i++) buf[pos++] = bytes[i];
+    this.pos = pos;
+  }
+
+  /** A copy of what was written from `start` on. */
+  copyOut(start: number): Uint8Array {
+    return Uint8Array.prototype.slice.call(this.buf, start, this.pos);
   }
 
   /** Field `tag` (length-delimited) with raw bytes. */

@@ -254,8 +254,59 @@ function writeAttributes(w: ProtobufWriter, tag: number, attributes: Attributes)
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined) continue;
-    writeKeyValue(w, tag, key, value, 0);
+    if (typeof value === 'object') writeKeyValue(w, tag, key, value, 0);
+    else writeScalarKeyValue(w, tag, key, value);
   }
+}
+
+/**
+ * The last encoding of each attribute key with a scalar value, whole (tag, length, key and value). Most attributes
+ * repeat from span to span with the same value (`http.request.method` GET, `server.address`, `http.route`,
+ * `db.system.name`…): for those the bytes are copied instead of encoded again. A key whose value keeps changing
+ * (`url.path`, a peer port) stops being recorded after a few misses, so it costs one lookup and no copies.
+ */
+class EncodedKeyValue {
+  hits = 0;
+  misses = 0;
+  constructor(
+    public tag: number,
+    public value: string | number | boolean,
+    public bytes: Uint8Array | undefined,
+  ) {}
+}
+const encodedKeyValues = new Map<string, EncodedKeyValue>();
+const MAX_ENCODED_KEY_VALUES = 1024;
+/** Longer values are rarely repeated and would make the cache hold a lot of memory. */
+const MAX_ENCODED_KEY_VALUE_BYTES = 160;
+/** After this many misses with fewer hits than misses, a key is treated as one whose value changes. */
+const VOLATILE_AFTER_MISSES = 8;
+
+function writeScalarKeyValue(w: ProtobufWriter, tag: number, key: string, value: string | number | boolean): void {
+  const entry = encodedKeyValues.get(key);
+  if (entry !== undefined && entry.value === value && entry.tag === tag && entry.bytes !== undefined) {
+    entry.hits++;
+    w.rawBytes(entry.bytes);
+    return;
+  }
+  const start = w.pos;
+  writeKeyValue(w, tag, key, value, 0);
+  const length = w.pos - start;
+  if (entry === undefined) {
+    if (encodedKeyValues.size < MAX_ENCODED_KEY_VALUES && length <= MAX_ENCODED_KEY_VALUE_BYTES) {
+      encodedKeyValues.set(key, new EncodedKeyValue(tag, value, w.copyOut(start)));
+    }
+    return;
+  }
+  if (entry.bytes === undefined) return; // volatile
+  entry.misses++;
+  if (entry.misses >= VOLATILE_AFTER_MISSES && entry.misses > entry.hits) {
+    entry.bytes = undefined;
+    return;
+  }
+  if (length > MAX_ENCODED_KEY_VALUE_BYTES) return;
+  entry.tag = tag;
+  entry.value = value;
+  entry.bytes = w.copyOut(start);
 }
 
 function writeKeyValue(w: ProtobufWriter, tag: number, key: string, value: unknown, depth: number): void {

@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Instructions per request, counted by valgrind's callgrind: the benchmark app (bench/apps/express-app.js) under
+ * no agent and under zerotel, driven by a fixed number of requests over keep-alive connections. Instruction
+ * counts do not depend on what else the machine is doing, so this is the figure to compare before and after a
+ * change to a hot path (the load benchmark's req/s on a shared 2-core machine moves by ±10 % between runs).
+ *
+ * The app starts with instrumentation off (`--instr-atstart=no`), gets `--warm` requests so that V8 has compiled
+ * the hot code, then callgrind counts the next `--requests` requests and the agent's batch export of their spans
+ * (full batches of 512 as under load, and the rest on the 5 s schedule, which the window waits for).
+ *
+ * Usage: node bench/instructions.js [--scenario hello|work] [--agents none,zerotel] [--warm 3000]
+ *          [--requests 3000] [--connections 4] [--env KEY=VALUE,...] [--keep]   (--keep leaves callgrind.out.*)
+ *          [--preload file]   (another preload in zerotel's place, for experiments)
+ */
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const { parseArgs } = require('node:util');
+
+const ROOT = path.join(__dirname, '..');
+const { values: opts } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'hello' },
+    agents: { type: 'string', default: 'none,zerotel' },
+    warm: { type: 'string', default: '3000' },
+    requests: { type: 'string', default: '3000' },
+    connections: { type: 'string', default: '4' },
+    env: { type: 'string', default: '' },
+    keep: { type: 'boolean', default: false },
+    preload: { type: 'string', default: path.join(ROOT, 'register.js') },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+function startNode(cmd, args, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    child.stdout.on('data', (c) => {
+      out += c;
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]) });
+    });
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code}): ${out} ${err}`)));
+  });
+}
+
+function drive(port, pathName, total, connections) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  let sent = 0;
+  let done = 0;
+  return new Promise((resolve, reject) => {
+    const one = () => {
+      if (sent >= total) return;
+      sent++;
+      http
+        .get({ host: '127.0.0.1', port, path: pathName, agent }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}`));
+            if (++done === total) {
+              agent.destroy();
+              resolve();
+            } else one();
+          });
+        })
+        .on('error', reject);
+    };
+    for (let i = 0; i < connections; i++) one();
+  });
+}
+
+const callgrindControl = (...args) => execFileSync('callgrind_control', args, { encoding: 'utf8' });
+
+async function measure(agentName, services) {
+  const outFile = path.join(os.tmpdir(), `callgrind.out.zerotel-bench-${agentName}-${process.pid}`);
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    PGHOST: process.env.PGHOST || '127.0.0.1',
+    PGPORT: process.env.PGPORT || '5432',
+    PGUSER: process.env.PGUSER || 'postgres',
+    PGDATABASE: process.env.PGDATABASE || 'test',
+    REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+    DOWNSTREAM_URL: `http://127.0.0.1:${services.downstream.port}`,
+  };
+  const nodeArgs = [];
+  if (agentName !== 'none') {
+    nodeArgs.push('--require', path.resolve(opts.preload));
+    Object.assign(env, {
+      OTEL_SERVICE_NAME: 'bench-app',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${services.sink.port}`,
+    });
+    for (const kv of opts.env.split(',').filter(Boolean)) {
+      const i = kv.indexOf('=');
+      env[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+  }
+  const app = await startNode(
+    'valgrind',
+    ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...nodeArgs, path.join(__dirname, 'apps', 'express-app.js')],
+    env,
+  );
+  try {
+    await drive(app.port, `/${opts.scenario}`, Number(opts.warm), Number(opts.connections));
+    await new Promise((r) => setTimeout(r, 500));
+    callgrindControl('-i', 'on', String(app.child.pid));
+    await drive(app.port, `/${opts.scenario}`, Number(opts.requests), Number(opts.connections));
+    await new Promise((r) => setTimeout(r, 5500)); // the last batch: the default schedule is 5 s
+    callgrindControl('-d', String(app.child.pid));
+    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    app.child.kill('SIGKILL');
+    await new Promise((r) => app.child.once('exit', r));
+  }
+  const dumps = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(path.basename(outFile)));
+  let total = 0;
+  for (const f of dumps) {
+    const text = fs.readFileSync(path.join(os.tmpdir(), f), 'utf8');
+    const m = /^(?:summary|totals): (\d+)/m.exec(text);
+    if (m) total = Math.max(total, Number(m[1]));
+    if (!opts.keep) fs.rmSync(path.join(os.tmpdir(), f));
+  }
+  return total / Number(opts.requests);
+}
+
+async function main() {
+  const sink = await startNode(process.execPath, [path.join(__dirname, 'lib', 'otlp-sink.js')], { PATH: process.env.PATH });
+  const downstream = await startNode(process.execPath, [path.join(__dirname, 'lib', 'downstream.js')], { PATH: process.env.PATH });
+  const results = {};
+  try {
+    for (const agentName of opts.agents.split(',')) {
+      results[agentName] = await measure(agentName, { sink, downstream });
+      process.stderr.write(`${opts.scenario} ${agentName}: ${(results[agentName] / 1000).toFixed(1)}K instructions/request\n`);
+    }
+  } finally {
+    sink.child.kill();
+    downstream.child.kill();
+  }
+  if (results.none && results.zerotel) {
+    process.stderr.write(`zerotel adds ${(((results.zerotel - results.none) / results.none) * 100).toFixed(1)} % (${((results.zerotel - results.none) / 1000).toFixed(1)}K instructions/request)\n`);
+  }
+  if (opts.json) process.stdout.write(JSON.stringify({ scenario: opts.scenario, instructionsPerRequest: results }) + '\n');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
