@@ -5,9 +5,8 @@
  * same answer from its /introspect route, which reports the router's shape, layer names, properties and
  * arity, handler identity, `this` in handlers, what next() returns, and the own properties of req and res.
  *
- * (Running a real third-party express application with its own test suite would be the stronger check; the
- * express repository's example applications are not published to npm and nothing outside it can be fetched
- * here, so this test stands in for it.)
+ * This app exercises every part of express the instrumentation touches; express-generator-app.test.ts does the
+ * same for an application we did not write.
  */
 import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
