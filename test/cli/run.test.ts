@@ -34,7 +34,7 @@ describe('zerotel run on the shop example and its own test suite', () => {
   beforeAll(async () => {
     out = path.join(tmp, 'clean');
     junit = path.join(tmp, 'clean-junit.xml');
-    result = await runZerotel(['run', '--out', out, '--junit', junit, '--fail-on', 'error-spans', '--', process.execPath, '--test', 'test/'], {
+    result = await runZerotel(['run', '--out', out, '--junit', junit, '--fail-on', 'error-spans', '--', process.execPath, '--test', '--test-reporter=tap', 'test/shop.test.js'], {
       cwd: SHOP,
       env: { ...serviceEnv() },
     });
@@ -114,7 +114,7 @@ describe('gates on a run where the app fails on purpose', () => {
     out = path.join(tmp, 'failing');
     junit = path.join(tmp, 'failing-junit.xml');
     result = await runZerotel(
-      ['run', '--out', out, '--junit', junit, '--fail-on', 'error-spans', '--fail-on', 'max>60s', '--', process.execPath, '--test', 'test/'],
+      ['run', '--out', out, '--junit', junit, '--fail-on', 'error-spans', '--fail-on', 'max>60s', '--', process.execPath, '--test', '--test-reporter=tap', 'test/shop.test.js'],
       { cwd: SHOP, env: { ...serviceEnv(), SHOP_FAIL_ON_PURPOSE: '1' } },
     );
   }, 60_000);

@@ -8,48 +8,15 @@
  * This app exercises every part of express the instrumentation touches; express-generator-app.test.ts does the
  * same for an application we did not write.
  */
-import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/child';
+import { ask, type Answer, type Ask as BaseAsk } from '../helpers/http-answer';
 import { Receiver } from '../helpers/receiver';
 import { entry, EXPRESS_MAJORS, layerSpans, traceFor } from './express-fixtures';
 
-interface Answer {
-  status: number;
-  headers: string[];
-  body: string;
-}
-
-interface Ask {
-  method?: string;
-  path: string;
-  headers?: Record<string, string>;
-  body?: string;
+interface Ask extends BaseAsk {
   /** Builds headers from the answer to the request before (conditional GETs). */
   after?: (previous: Answer) => Record<string, string>;
-}
-
-function ask(port: number, req: Ask, extraHeaders: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const r = http.request(
-      { host: '127.0.0.1', port, method: req.method ?? 'GET', path: req.path, headers: { ...req.headers, ...extraHeaders }, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          const headers: string[] = [];
-          for (let i = 0; i < res.rawHeaders.length; i += 2) {
-            if (res.rawHeaders[i].toLowerCase() === 'date') continue;
-            headers.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
-          }
-          resolve({ status: res.statusCode!, headers, body: Buffer.concat(chunks).toString('base64') });
-        });
-        res.on('error', reject);
-      },
-    );
-    r.on('error', reject);
-    r.end(req.body);
-  });
 }
 
 const REQUESTS: Ask[] = [

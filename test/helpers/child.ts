@@ -15,6 +15,8 @@ export interface RunOptions {
   cwd?: string;
   timeoutMs?: number;
   input?: string;
+  /** startApp: what the app prints once it listens (group 1: the port), and where; default /listening (\d+)/ on stdout. */
+  listening?: { pattern: RegExp; stream: 'stdout' | 'stderr' };
 }
 
 export interface RunResult {
@@ -78,7 +80,7 @@ export interface RunningApp {
 }
 
 /**
- * Starts a server app and waits for it to print `listening <port>` on stdout.
+ * Starts a server app and waits for it to print `listening <port>` on stdout (or what `options.listening` says).
  */
 export function startApp(script: string, options: RunOptions = {}): Promise<RunningApp> {
   const child = spawnApp(script, options);
@@ -93,11 +95,12 @@ export function startApp(script: string, options: RunOptions = {}): Promise<Runn
       child.kill('SIGKILL');
       reject(new Error(`app did not start listening in time\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, options.timeoutMs ?? 15_000);
-    child.stderr!.on('data', (c) => (stderr += c));
-    child.stdout!.on('data', (c) => {
-      stdout += c;
-      const m = /listening (\d+)/.exec(stdout);
+    const { pattern, stream } = options.listening ?? { pattern: /listening (\d+)/, stream: 'stdout' };
+    let resolved = false;
+    const check = () => {
+      const m = resolved ? null : pattern.exec(stream === 'stdout' ? stdout : stderr);
       if (m !== null) {
+        resolved = true;
         clearTimeout(timer);
         resolve({
           child,
@@ -111,6 +114,14 @@ export function startApp(script: string, options: RunOptions = {}): Promise<Runn
           },
         });
       }
+    };
+    child.stderr!.on('data', (c) => {
+      stderr += c;
+      check();
+    });
+    child.stdout!.on('data', (c) => {
+      stdout += c;
+      check();
     });
     exited.then(({ code, signal }) => {
       clearTimeout(timer);

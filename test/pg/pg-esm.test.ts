@@ -33,8 +33,11 @@ describe('ESM', () => {
     // Patched once: one span per query, whichever way pg was reached.
     expect(spans.filter((s) => s.attributes['db.query.text'] === 'SELECT ? AS via_default')).toHaveLength(1);
     expect(report.values['same Client']).toBe(true);
-    expect(report.values['native getter before']).toBe('function');
-    expect(report.values['native getter after']).toBe('function');
+    // pg.native stays what it was: a lazy getter — except on Node.js 24, whose ESM import of a CommonJS module
+    // reads every export it detects, so pg has already replaced its getter by the value when the app sees it.
+    const nodeMajor = Number(process.versions.node.split('.')[0]);
+    expect(report.values['native getter before']).toBe(nodeMajor >= 24 ? 'undefined' : 'function');
+    expect(report.values['native getter after']).toBe(report.values['native getter before']);
     expectChecks(report, ['default import continuation', 'named pool continuation']);
   });
 });

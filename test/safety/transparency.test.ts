@@ -167,7 +167,8 @@ describe('unhandled rejections', () => {
     'one the application leaves unhandled (%s) still crashes the process, the same way',
     async (mode) => {
       const { without, withAgent } = await bothWays('unhandled-app.js', { ...serviceEnv(), MODE: mode });
-      const firstError = (stderr: string) => /^\w*(Error|error): .*$/m.exec(stderr)?.[0];
+      // Node 20 prints `TypeError: fetch failed`, Node 24 `[TypeError: fetch failed] {` for an error with a cause.
+      const firstError = (stderr: string) => /^\[?(\w*(?:Error|error): .*?)\]?(?: \{)?$/m.exec(stderr)?.[1];
       expect(without.code).toBe(1);
       expect(withAgent.code).toBe(without.code);
       expect(withAgent.stdout).toBe('started\n');
