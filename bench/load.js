@@ -10,8 +10,9 @@
  * - Per run: req/s and p50/p99 latency (autocannon), the app's CPU time per request (utime+stime from
  *   /proc/<pid>/stat across the measured window — the steadiest figure), its peak RSS (VmHWM), and the spans
  *   the sink received per request. Reported as medians over rounds, and as ratios to no agent.
- * - Scenarios: `hello` (GET /hello) and `work` (GET /work: one outgoing HTTP call, one pg query, one Redis
- *   command); each agent also with its collector down (a closed port) for the `*-down` rows.
+ * - Scenarios: `http` (a plain node:http hello world, bench/apps/http-app.js), `hello` (express 5, GET /hello)
+ *   and `work` (express 5, GET /work: one outgoing HTTP call, one pg query, one Redis command); each agent also
+ *   with its collector down (a closed port) for the `*-down` rows.
  *
  * Usage: node bench/load.js [--duration 10] [--warmup 3] [--rounds 3] [--connections 32] [--json out.json]
  */
@@ -27,7 +28,7 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
-    scenarios: { type: 'string', default: 'hello,work' },
+    scenarios: { type: 'string', default: 'http,hello,work' },
     agents: { type: 'string', default: 'none,zerotel,opentelemetry,zerotel-down,opentelemetry-down' },
     json: { type: 'string' },
   },
@@ -148,8 +149,9 @@ function agentEnv(agent, sinkPort, downstreamPort) {
 }
 
 async function measure(agent, scenario, services) {
-  const app = await startNode([...agentArgs(agent), path.join(__dirname, 'apps', 'express-app.js')], agentEnv(agent, services.sink.port, services.downstream.port), 0);
-  const url = `http://127.0.0.1:${app.port}/${scenario}`;
+  const script = scenario === 'http' ? 'http-app.js' : 'express-app.js';
+  const app = await startNode([...agentArgs(agent), path.join(__dirname, 'apps', script)], agentEnv(agent, services.sink.port, services.downstream.port), 0);
+  const url = `http://127.0.0.1:${app.port}/${scenario === 'http' ? '' : scenario}`;
   const connections = Number(opts.connections);
   try {
     await autocannon({ url, connections, duration: Number(opts.warmup) });

@@ -69,19 +69,22 @@ export class RequestState {
   ) {}
 }
 
-const states = new WeakMap<object, RequestState>();
+/** States of requests without a server span (express driven by something other than node:http). */
+const statesWithoutServerSpan = new WeakMap<object, RequestState>();
 
 export function stateOf(req: unknown): RequestState | undefined {
-  return req !== null && typeof req === 'object' ? states.get(req) : undefined;
+  if (req === null || typeof req !== 'object') return undefined;
+  const entry = serverSpanOf(req);
+  return entry !== undefined ? (entry.framework as RequestState | undefined) : statesWithoutServerSpan.get(req);
 }
 
 /** The state of a request, made when its first layer runs; undefined when the request is not traced. */
 function stateFor(req: any, active: Context): RequestState | undefined {
-  let state = states.get(req);
+  const entry = serverSpanOf(req);
+  let state = entry !== undefined ? (entry.framework as RequestState | undefined) : statesWithoutServerSpan.get(req);
   if (state !== undefined) return state;
   let rootContext: Context;
   let recording: boolean;
-  const entry = serverSpanOf(req);
   if (entry !== undefined && !entry.ended) {
     rootContext = entry.context;
     recording = entry.span.isRecording();
@@ -93,7 +96,8 @@ function stateFor(req: any, active: Context): RequestState | undefined {
     recording = span.isRecording();
   }
   state = new RequestState(entry, rootContext, recording);
-  states.set(req, state);
+  if (entry !== undefined) entry.framework = state;
+  else statesWithoutServerSpan.set(req, state);
   return state;
 }
 

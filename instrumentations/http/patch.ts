@@ -16,7 +16,7 @@ import type { Context, Span } from '../../src/api/types';
 import { SpanKind } from '../../src/api/types';
 import { isTracingSuppressed, ROOT_CONTEXT, setSpan, suppressTracing } from '../../src/context/context';
 import { contextManager } from '../../src/context/global';
-import { registerServerSpan, type ServerSpanEntry } from '../../src/instrumentation/http-server-spans';
+import { registerServerSpan, serverSpanOf, type ServerSpanEntry } from '../../src/instrumentation/http-server-spans';
 import * as runtime from '../../src/instrumentation/runtime';
 import { getConfig, getPropagator, reportInstrumentationError, tracerGetter } from '../../src/instrumentation/runtime';
 import type { ModuleInfo, Patcher } from '../../src/instrumentation/types';
@@ -41,8 +41,8 @@ interface ClientEntry {
   ended: boolean;
 }
 
-/** Server entries (keyed by both req and res) and client entries (keyed by the ClientRequest and its response). */
-const tracked = new WeakMap<object, ServerSpanEntry | ClientEntry>();
+/** Client entries, keyed by the ClientRequest and by its response. (Server entries: http-server-spans.ts.) */
+const clientEntries = new WeakMap<object, ClientEntry>();
 
 const headerGetter = {
   keys(carrier: Record<string, unknown>): string[] {
@@ -90,9 +90,7 @@ function startServerSpan(req: any, res: any, scheme: 'http' | 'https'): Context 
     if (values !== undefined) span.setAttribute('http.request.header.' + captured[i], values);
   }
   const context = setSpan(parentContext, span);
-  const entry: ServerSpanEntry = { span, context, method, route: undefined, ended: false };
-  tracked.set(req, entry);
-  tracked.set(res, entry);
+  const entry: ServerSpanEntry = { span, context, method, route: undefined, ended: false, framework: undefined };
   registerServerSpan(req, entry);
   return context;
 }
@@ -144,7 +142,9 @@ function makeServerEmit(original: (...args: any[]) => boolean, scheme: 'http' | 
 /** ServerResponse#emit: listeners in the span's context; the span ends on finish or close. */
 function makeResponseEmit(original: (...args: any[]) => boolean) {
   return function emit(this: any, event: string | symbol): boolean {
-    const entry = tracked.get(this) as ServerSpanEntry | undefined;
+    // Node sets res.req on every ServerResponse it makes (since 15.7).
+    const req = this.req;
+    const entry = req != null && typeof req === 'object' ? serverSpanOf(req) : undefined;
     if (entry === undefined) return original.apply(this, arguments as any);
     if ((event === 'finish' || event === 'close') && !entry.ended) {
       try {
@@ -180,7 +180,7 @@ function endClientSpan(entry: ClientEntry, error: unknown, errorType: string | u
 
 function onClientResponse(entry: ClientEntry, res: any): void {
   entry.response = res;
-  tracked.set(res, entry);
+  clientEntries.set(res, entry);
   const span = entry.span;
   const status = res.statusCode;
   if (typeof status === 'number') {
@@ -211,7 +211,7 @@ function onClientResponse(entry: ClientEntry, res: any): void {
 /** ClientRequest#emit: response, error and early close end or feed the client span. */
 function makeClientRequestEmit(original: (...args: any[]) => boolean) {
   return function emit(this: any, event: string | symbol, arg: any): boolean {
-    const entry = tracked.get(this) as ClientEntry | undefined;
+    const entry = clientEntries.get(this);
     if (entry !== undefined && !entry.ended) {
       try {
         if (event === 'response') onClientResponse(entry, arg);
@@ -236,12 +236,13 @@ function makeClientRequestEmit(original: (...args: any[]) => boolean) {
  */
 function makeIncomingEmit(original: (...args: any[]) => boolean) {
   return function emit(this: any, event: string | symbol, arg: any): boolean {
-    const entry = tracked.get(this);
-    if (entry === undefined) return original.apply(this, arguments as any);
-    if ('context' in entry) {
+    const server = serverSpanOf(this);
+    if (server !== undefined) {
       if (this.listenerCount(event) === 0) return original.apply(this, arguments as any);
-      return contextManager.run(entry.context, original, this, arguments) as boolean;
+      return contextManager.run(server.context, original, this, arguments) as boolean;
     }
+    const entry = clientEntries.get(this);
+    if (entry === undefined) return original.apply(this, arguments as any);
     if (!entry.ended) {
       try {
         if (event === 'end') endClientSpan(entry, undefined, undefined);
@@ -263,7 +264,7 @@ function startClientSpan(req: any, scheme: 'http' | 'https', parent: Context): v
     const values = headerValues(req.getHeader(captured[i]));
     if (values !== undefined) span.setAttribute('http.request.header.' + captured[i], values);
   }
-  tracked.set(req, { span, response: undefined, ended: false });
+  clientEntries.set(req, { span, response: undefined, ended: false });
   // Headers are rendered at the first write or end, after this returns; a request built with raw array
   // headers (or Expect: 100-continue) has them rendered already and cannot carry the context.
   if (req._header == null && req.headersSent !== true) {

@@ -1,7 +1,11 @@
 /**
  * The server span of each incoming request, found from the request object. The http instrumentation records
- * it; frameworks (express) use it to set `http.route` and rename the span `{method} {route}`, and to mark errors.
- * A WeakMap, not a property: the application's objects get nothing new, and entries go with the request.
+ * it; frameworks (express) use it to set `http.route` and rename the span `{method} {route}`, and to mark errors,
+ * and keep their own per-request state in it.
+ * A WeakMap, not a property: the application's objects get nothing new, and entries go with the request. One
+ * entry per request, keyed by the request only (the response finds it through `res.req`): a WeakMap insertion
+ * is among the dearer things a request's tracing does, in the CPU profile and in the garbage collector's
+ * ephemeron work.
  */
 import type { Context, Span } from '../api/types';
 
@@ -12,6 +16,8 @@ export interface ServerSpanEntry {
   method: string;
   route: string | undefined;
   ended: boolean;
+  /** The framework's state for this request (express: its RequestState), undefined until it makes one. */
+  framework: unknown;
 }
 
 const byRequest = new WeakMap<object, ServerSpanEntry>();
