@@ -69,9 +69,26 @@ export function splitTarget(target: string): { path: string; query: string | und
   return { path: t.slice(0, q), query: t.slice(q + 1) };
 }
 
-/** Host and port from a Host header value: `example.com`, `example.com:8080`, `[::1]:3000`. */
-export function parseHostHeader(host: string | undefined): { address: string; port: number | undefined } | undefined {
+export interface HostAndPort {
+  readonly address: string;
+  readonly port: number | undefined;
+}
+
+/** The last Host header parsed, and its parts: a server sees the same Host on nearly every request. */
+let lastHost = '';
+let lastHostParts: HostAndPort | undefined;
+
+/** Host and port from a Host header value: `example.com`, `example.com:8080`, `[::1]:3000`. The result is shared: read it, never change it. */
+export function parseHostHeader(host: string | undefined): HostAndPort | undefined {
   if (typeof host !== 'string' || host === '') return undefined;
+  if (host === lastHost) return lastHostParts;
+  const parts = splitHost(host);
+  lastHost = host;
+  lastHostParts = parts;
+  return parts;
+}
+
+function splitHost(host: string): HostAndPort {
   if (host.charCodeAt(0) === 91 /* [ */) {
     const close = host.indexOf(']');
     if (close === -1) return { address: host, port: undefined };

@@ -1,0 +1,92 @@
+/**
+ * The http instrumentation's pure functions (instrumentations/http/attributes.ts), without a server.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  clientRequestAttributes,
+  fullUrl,
+  normaliseMethod,
+  originForm,
+  parseHostHeader,
+  serverRequestAttributes,
+} from '../../instrumentations/http/attributes';
+
+describe('parseHostHeader', () => {
+  it('splits names, IPv4 and bracketed IPv6, with and without a port', () => {
+    expect(parseHostHeader('example.com')).toEqual({ address: 'example.com', port: undefined });
+    expect(parseHostHeader('example.com:8080')).toEqual({ address: 'example.com', port: 8080 });
+    expect(parseHostHeader('127.0.0.1:3000')).toEqual({ address: '127.0.0.1', port: 3000 });
+    expect(parseHostHeader('[::1]:3000')).toEqual({ address: '::1', port: 3000 });
+    expect(parseHostHeader('[::1]')).toEqual({ address: '::1', port: undefined });
+    expect(parseHostHeader('example.com:99999')).toEqual({ address: 'example.com', port: undefined });
+    expect(parseHostHeader('example.com:abc')).toEqual({ address: 'example.com', port: undefined });
+    expect(parseHostHeader('')).toBeUndefined();
+    expect(parseHostHeader(undefined)).toBeUndefined();
+  });
+
+  it('gives the right parts when the same and different hosts alternate (the last one is remembered)', () => {
+    const hosts = ['a.example:1', 'a.example:1', 'b.example', 'a.example:1', '[::1]:2', '[::1]:2', 'b.example'];
+    const parsed = hosts.map((h) => ({ ...parseHostHeader(h) }));
+    expect(parsed).toEqual([
+      { address: 'a.example', port: 1 },
+      { address: 'a.example', port: 1 },
+      { address: 'b.example', port: undefined },
+      { address: 'a.example', port: 1 },
+      { address: '::1', port: 2 },
+      { address: '::1', port: 2 },
+      { address: 'b.example', port: undefined },
+    ]);
+  });
+});
+
+describe('server and client attributes', () => {
+  it('builds a server span\'s attributes from the request', () => {
+    const attrs = serverRequestAttributes(
+      {
+        method: 'POST',
+        url: '/orders?id=7&sig=secret',
+        httpVersion: '1.1',
+        headers: { host: 'shop.example:8443', 'user-agent': 'curl/8', 'content-length': '12', 'x-forwarded-for': '203.0.113.9, 10.0.0.1' },
+        socket: { remoteAddress: '10.0.0.1', remotePort: 51000, encrypted: true },
+      },
+      'http',
+    );
+    expect(attrs).toEqual({
+      'http.request.method': 'POST',
+      'url.scheme': 'https',
+      'url.path': '/orders',
+      'url.query': 'id=7&sig=REDACTED',
+      'server.address': 'shop.example',
+      'server.port': 8443,
+      'client.address': '203.0.113.9',
+      'network.peer.address': '10.0.0.1',
+      'network.peer.port': 51000,
+      'network.protocol.version': '1.1',
+      'user_agent.original': 'curl/8',
+      'http.request.body.size': 12,
+    });
+  });
+
+  it('takes the port from the socket when the Host header has none, and keeps an unknown method as _OTHER', () => {
+    const attrs = serverRequestAttributes({ method: 'PURGE', url: '/', headers: { host: 'localhost' }, socket: { localPort: 3000 } }, 'http');
+    expect(attrs['server.port']).toBe(3000);
+    expect(attrs['http.request.method']).toBe('_OTHER');
+    expect(attrs['http.request.method_original']).toBe('PURGE');
+    expect(normaliseMethod('get')).toBe('_OTHER');
+  });
+
+  it('builds a client span\'s attributes, with credentials redacted from url.full', () => {
+    // (Node sends the user and password of a URL as Authorization, never in Host.)
+    const headers: Record<string, string> = { host: 'api.example:8080' };
+    const attrs = clientRequestAttributes({ method: 'GET', protocol: 'http:', path: '/v1/items?X-Amz-Signature=abc', getHeader: (n: string) => headers[n] }, 'http');
+    expect(attrs['url.full']).toBe('http://api.example:8080/v1/items?X-Amz-Signature=REDACTED');
+    expect(attrs['server.address']).toBe('api.example');
+    expect(attrs['server.port']).toBe(8080);
+  });
+
+  it('reads absolute-form targets as paths, without their authority', () => {
+    expect(originForm('http://user:pw@host.example/p?q=1')).toBe('/p?q=1');
+    expect(originForm('/already/a/path')).toBe('/already/a/path');
+    expect(fullUrl('http', 'proxy.example', 'https://user:pw@target.example/x')).toBe('https://REDACTED:REDACTED@target.example/x');
+  });
+});
