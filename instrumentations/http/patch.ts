@@ -16,7 +16,7 @@ import type { Context, Span } from '../../src/api/types';
 import { SpanKind } from '../../src/api/types';
 import { isTracingSuppressed, ROOT_CONTEXT, setSpan, suppressTracing } from '../../src/context/context';
 import { contextManager } from '../../src/context/global';
-import { registerServerSpan, serverSpanOf, type ServerSpanEntry } from '../../src/instrumentation/http-server-spans';
+import { registerServerSpan, releaseServerSpan, serverSpanOf, type ServerSpanEntry } from '../../src/instrumentation/http-server-spans';
 import * as runtime from '../../src/instrumentation/runtime';
 import { getConfig, getPropagator, reportInstrumentationError, tracerGetter } from '../../src/instrumentation/runtime';
 import type { ModuleInfo, Patcher } from '../../src/instrumentation/types';
@@ -151,6 +151,14 @@ function makeResponseEmit(original: (...args: any[]) => boolean) {
         endServerSpan(entry, this, event);
       } catch (err) {
         reportInstrumentationError('http', 'ending the server span', err);
+      }
+    }
+    if (event === 'close') {
+      // The response's last event: listeners run in the span's context, then the entry goes.
+      try {
+        return this.listenerCount(event) === 0 ? original.apply(this, arguments as any) : (contextManager.run(entry.context, original, this, arguments) as boolean);
+      } finally {
+        releaseServerSpan(req);
       }
     }
     // Entering a context is not free (AsyncLocalStorage stores it on the current async resource): only for an
