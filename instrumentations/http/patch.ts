@@ -17,6 +17,7 @@ import { SpanKind } from '../../src/api/types';
 import { isTracingSuppressed, ROOT_CONTEXT, setSpan, suppressTracing } from '../../src/context/context';
 import { contextManager } from '../../src/context/global';
 import { registerServerSpan, releaseServerSpan, serverSpanOf, type ServerSpanEntry } from '../../src/instrumentation/http-server-spans';
+import { InFlight } from '../../src/instrumentation/in-flight';
 import * as runtime from '../../src/instrumentation/runtime';
 import { getConfig, getPropagator, reportInstrumentationError, tracerGetter } from '../../src/instrumentation/runtime';
 import type { ModuleInfo, Patcher } from '../../src/instrumentation/types';
@@ -36,13 +37,18 @@ const getTracer = tracerGetter('http');
 
 interface ClientEntry {
   span: Span;
+  /** The request (the entry's first key). */
+  request: object;
   /** The response, once it arrived. */
   response: object | undefined;
   ended: boolean;
 }
 
-/** Client entries, keyed by the ClientRequest and by its response. (Server entries: http-server-spans.ts.) */
-const clientEntries = new WeakMap<object, ClientEntry>();
+/**
+ * Client entries, keyed by the ClientRequest and, once it came, by its response; removed when the span ends.
+ * (Server entries: http-server-spans.ts.)
+ */
+const clientEntries = new InFlight<ClientEntry>();
 
 const headerGetter = {
   keys(carrier: Record<string, unknown>): string[] {
@@ -174,6 +180,8 @@ function makeResponseEmit(original: (...args: any[]) => boolean) {
 function endClientSpan(entry: ClientEntry, error: unknown, errorType: string | undefined): void {
   if (entry.ended) return;
   entry.ended = true;
+  clientEntries.delete(entry.request);
+  if (entry.response !== undefined) clientEntries.delete(entry.response);
   const span = entry.span;
   if (error !== undefined) {
     span.recordException(error);
@@ -272,7 +280,7 @@ function startClientSpan(req: any, scheme: 'http' | 'https', parent: Context): v
     const values = headerValues(req.getHeader(captured[i]));
     if (values !== undefined) span.setAttribute('http.request.header.' + captured[i], values);
   }
-  clientEntries.set(req, { span, response: undefined, ended: false });
+  clientEntries.set(req, { span, request: req, response: undefined, ended: false });
   // Headers are rendered at the first write or end, after this returns; a request built with raw array
   // headers (or Expect: 100-continue) has them rendered already and cannot carry the context.
   if (req._header == null && req.headersSent !== true) {
@@ -346,3 +354,8 @@ export const httpsPatcher = makePatcher('https');
 
 /** For tests: the method normalisation used for span names. */
 export { normaliseMethod };
+
+/** For tests: how many outgoing requests have a client entry (spans not yet ended). */
+export function clientSpanCount(): number {
+  return clientEntries.size;
+}

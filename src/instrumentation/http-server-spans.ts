@@ -3,16 +3,13 @@
  * it; frameworks (express) use it to set `http.route` and rename the span `{method} {route}`, and to mark errors,
  * and keep their own per-request state in it.
  *
- * A Map from the request, whose entry the http instrumentation removes when the response closes (Node emits
- * `close` on every ServerResponse, after `finish` or when the connection goes) — not a property, so the
- * application's objects get nothing new, and not a WeakMap: V8's young-generation collector keeps what a WeakMap
- * holds alive until the next full collection, so under load every span, context and attribute object of
- * requests long finished survived into the old generation. Measured on the plain node:http benchmark: young
- * space grew to its maximum, each scavenge took 5–8 ms instead of 0.4, and peak RSS rose by 40 MB; with the Map,
- * as without the agent. The size is capped, so a response that never closes cannot make it grow without bound.
- * One entry per request: the response finds it through `res.req`.
+ * Not a property, so the application's objects get nothing new; an InFlight map (see there why not a WeakMap),
+ * whose entry the http instrumentation removes when the response closes (Node emits `close` on every
+ * ServerResponse, after `finish` or when the connection goes). One entry per request: the response finds it
+ * through `res.req`.
  */
 import type { Context, Span } from '../api/types';
+import { InFlight } from './in-flight';
 
 export interface ServerSpanEntry {
   span: Span;
@@ -25,15 +22,9 @@ export interface ServerSpanEntry {
   framework: unknown;
 }
 
-const byRequest = new Map<object, ServerSpanEntry>();
-/** Far more requests than a process has in flight at once; past it the oldest entries go first. */
-const MAX_ENTRIES = 65536;
+const byRequest = new InFlight<ServerSpanEntry>();
 
 export function registerServerSpan(req: object, entry: ServerSpanEntry): void {
-  if (byRequest.size >= MAX_ENTRIES) {
-    const oldest = byRequest.keys().next();
-    if (oldest.done !== true) byRequest.delete(oldest.value);
-  }
   byRequest.set(req, entry);
 }
 

@@ -1,0 +1,24 @@
+/**
+ * The http instrumentation keeps an entry per request in flight (see src/instrumentation/in-flight.ts for why
+ * not a WeakMap) and must remove each when its request ends, however it ends.
+ */
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runApp } from '../helpers/child';
+import { Receiver } from '../helpers/receiver';
+
+describe('in-flight entries', () => {
+  it('are all gone once the requests are over: read, unread, aborted and refused, on both sides', async () => {
+    const receiver = await Receiver.start();
+    try {
+      const run = await runApp(path.join(__dirname, '..', 'fixtures', 'http', 'in-flight-app.js'), { env: receiver.env() });
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout.trim().split('\n').pop()!)).toEqual({ server: 0, client: 0 });
+      // And the requests were traced (the entries existed): 80 served, 81 sent.
+      const spans = await receiver.waitFor((s) => s.filter((x) => x.kind === 1).length >= 80 && s.filter((x) => x.kind === 2).length >= 81);
+      expect(spans.filter((x) => x.kind === 1)).toHaveLength(80);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
