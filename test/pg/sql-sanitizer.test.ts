@@ -110,7 +110,9 @@ const literalOf = (content: string, form: number): string => {
       return `$${tag}$${content}$${tag}$`;
     }
     default:
-      return `$$${content.replace(/\$\$/g, '$ $')}$$`;
+      // No `$$` may appear inside: every `$` gets a space after it (replacing `$$` by `$ $` would make a new `$$`
+      // out of `$$$`).
+      return `$$${content.replace(/\$/g, '$ ')}$$`;
   }
 };
 
