@@ -14,7 +14,8 @@
  *          [--requests 3000] [--connections 4] [--env KEY=VALUE,...] [--keep]   (--keep leaves callgrind.out.*)
  *          [--preload file]   (another preload in zerotel's place, for experiments)
  */
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
+const { startListening } = require('./lib/start-listening');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
@@ -35,21 +36,6 @@ const { values: opts } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-
-function startNode(cmd, args, env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (c) => (err += c));
-    child.stdout.on('data', (c) => {
-      out += c;
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code}): ${out} ${err}`)));
-  });
-}
 
 function drive(port, pathName, total, connections) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
@@ -102,10 +88,12 @@ async function measure(agentName, services) {
       env[kv.slice(0, i)] = kv.slice(i + 1);
     }
   }
-  const app = await startNode(
+  const app = await startListening(
     'valgrind',
     ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...nodeArgs, path.join(__dirname, 'apps', 'express-app.js')],
     env,
+    undefined,
+    180_000, // everything runs tens of times slower under valgrind
   );
   try {
     await drive(app.port, `/${opts.scenario}`, Number(opts.warm), Number(opts.connections));
@@ -131,8 +119,8 @@ async function measure(agentName, services) {
 }
 
 async function main() {
-  const sink = await startNode(process.execPath, [path.join(__dirname, 'lib', 'otlp-sink.js')], { PATH: process.env.PATH });
-  const downstream = await startNode(process.execPath, [path.join(__dirname, 'lib', 'downstream.js')], { PATH: process.env.PATH });
+  const sink = await startListening(process.execPath, [path.join(__dirname, 'lib', 'otlp-sink.js')], { PATH: process.env.PATH });
+  const downstream = await startListening(process.execPath, [path.join(__dirname, 'lib', 'downstream.js')], { PATH: process.env.PATH });
   const results = {};
   try {
     for (const agentName of opts.agents.split(',')) {

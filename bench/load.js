@@ -16,7 +16,8 @@
  *
  * Usage: node bench/load.js [--duration 10] [--warmup 3] [--rounds 3] [--connections 32] [--json out.json]
  */
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
+const { startListening } = require('./lib/start-listening');
 const fs = require('node:fs');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
@@ -55,32 +56,9 @@ function pin(pid, core) {
   }
 }
 
-/** Starts a node process and resolves once it prints `listening <port>`. */
+/** Starts a node process (pinned to `core`) and resolves once it prints `listening <port>`. */
 function startNode(args, env, core) {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    pin(child.pid, core);
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${args.join(' ')} did not start: ${out} ${err}`));
-    }, 30_000);
-    child.stderr.on('data', (c) => (err += c));
-    child.stdout.on('data', (c) => {
-      out += c;
-      const m = /listening (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]), startMs: Number(process.hrtime.bigint() - started) / 1e6, stderr: () => err });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited (${code}) before listening: ${out} ${err}`));
-    });
-  });
+  return startListening(process.execPath, args, env, (child) => pin(child.pid, core));
 }
 
 function stop(child) {
