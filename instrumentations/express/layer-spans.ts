@@ -74,14 +74,17 @@ const statesWithoutServerSpan = new WeakMap<object, RequestState>();
 
 export function stateOf(req: unknown): RequestState | undefined {
   if (req === null || typeof req !== 'object') return undefined;
-  const entry = serverSpanOf(req);
+  return existingState(req, serverSpanOf(req));
+}
+
+function existingState(req: object, entry: ServerSpanEntry | undefined): RequestState | undefined {
   return entry !== undefined ? (entry.framework as RequestState | undefined) : statesWithoutServerSpan.get(req);
 }
 
 /** The state of a request, made when its first layer runs; undefined when the request is not traced. */
 function stateFor(req: any, active: Context): RequestState | undefined {
   const entry = serverSpanOf(req);
-  let state = entry !== undefined ? (entry.framework as RequestState | undefined) : statesWithoutServerSpan.get(req);
+  let state = existingState(req, entry);
   if (state !== undefined) return state;
   let rootContext: Context;
   let recording: boolean;
