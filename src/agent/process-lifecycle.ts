@@ -36,6 +36,8 @@ type Emit = (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) =
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
+function noop(): void {}
+
 export class ProcessLifecycle {
   private _installed = false;
   private _originalEmit: Emit | undefined;
@@ -98,10 +100,15 @@ export class ProcessLifecycle {
     const started = Date.now();
     const budget = this._exitBudget;
     // This timer is what keeps the loop alive while the flush runs; everything else the exporters hold is unref'd.
-    const keepAlive = setTimeout(() => undefined, budget);
+    const keepAlive = setTimeout(noop, budget);
     Promise.all(this._agent.exporters.map((e) => e.processor.flushForExit(budget)))
       .catch((err) => diag.debug('exit flush failed', err))
       .finally(() => {
+        // Node emits `beforeExit` again only if the loop is alive after this emission: a flush that settled
+        // without I/O (an export waiting out a retry backoff is just abandoned) ends within this emission's
+        // microtasks, and clearing the timer alone would end the process with the application's listeners never
+        // called. An immediate is one more turn of the loop, after which it runs dry and `beforeExit` comes again.
+        setImmediate(noop);
         clearTimeout(keepAlive);
         this._exitBudget -= Date.now() - started;
         this._flushing = false;

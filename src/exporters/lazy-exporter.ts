@@ -48,6 +48,14 @@ export class LazyExporter implements ExitCapableExporter {
     return real.exportSync(spans, timeoutMillis);
   }
 
+  warmUp(): void {
+    try {
+      this.real?.warmUp?.();
+    } catch {
+      // the first export will try again and report what failed
+    }
+  }
+
   abortRetries(): void {
     this._real?.abortRetries?.();
   }

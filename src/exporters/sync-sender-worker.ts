@@ -41,41 +41,16 @@ function sendHttp(): void {
   req.end(body);
 }
 
-/** gRPC unary call over HTTP/2: a 5-byte frame header (no compression, big-endian length), status in trailers. */
+/** gRPC unary call over HTTP/2 (grpc-direct.ts): the gRPC status is reported, or -1 when none arrived. */
 function sendGrpc(): void {
-  const http2 = require('node:http2') as typeof import('node:http2');
-  const url = new URL(request.url);
-  const session = http2.connect(url.origin, {
-    ca: request.ca ? Buffer.from(request.ca) : undefined,
-    cert: request.cert ? Buffer.from(request.cert) : undefined,
-    key: request.key ? Buffer.from(request.key) : undefined,
-  });
-  session.on('error', () => report(-1));
-  const frame = Buffer.alloc(5 + request.body.byteLength);
-  frame.writeUInt32BE(request.body.byteLength, 1);
-  frame.set(request.body, 5);
-  const stream = session.request({
-    ':method': 'POST',
-    ':path': '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-    'content-type': 'application/grpc',
-    te: 'trailers',
-    ...request.headers,
-  });
-  stream.setTimeout(timeoutMillis, () => stream.close());
-  let status: number | undefined;
-  const readStatus = (headers: Record<string, unknown>) => {
-    const s = headers['grpc-status'];
-    if (s !== undefined) status = Number(s);
-  };
-  stream.on('response', readStatus);
-  stream.on('trailers', readStatus);
-  stream.on('error', () => report(-1));
-  stream.on('close', () => {
-    report(status ?? -1);
-    session.close();
-  });
-  stream.resume();
-  stream.end(frame);
+  const { callExportDirect } = require('./otlp/grpc-direct') as typeof import('./otlp/grpc-direct');
+  callExportDirect(
+    { endpoint: request.url, headers: request.headers, userAgent: request.headers['user-agent'] ?? '', gzip: false, tls: request },
+    request.body,
+    timeoutMillis,
+    true,
+    (_outcome, status) => report(status ?? -1),
+  );
 }
 
 try {

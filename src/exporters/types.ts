@@ -29,4 +29,9 @@ export interface ExitCapableExporter extends SpanExporter {
   exportSync?(spans: ReadableSpan[], timeoutMillis: number): ExportResult;
   /** Gives up on retries that are waiting out a backoff, so a failing export ends now. */
   abortRetries?(): void;
+  /**
+   * Builds, ahead of the first export and off the request path, what that export needs (the exporter itself,
+   * the gRPC transport's thread), so a short program's end-of-process flush does not pay for it. Never throws.
+   */
+  warmUp?(): void;
 }

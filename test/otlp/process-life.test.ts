@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import net from 'node:net';
 import { compileAgent, runNode } from './helpers/compiled';
 import { GrpcReceiver, HttpReceiver } from './helpers/receivers';
 
@@ -217,15 +218,17 @@ describe('process life', () => {
     });
   });
 
-  it('gRPC: after an export the idle channel does not keep the process alive; exportForExit is waited for', async () => {
+  it('gRPC: an ordinary export is answered while the application runs; after it the idle thread and channel hold nothing; exportForExit is waited for', async () => {
     await withGrpc(async (receiver) => {
       receiver.behaviour = (n) => (n === 0 ? { ok: Buffer.alloc(0) } : { ok: Buffer.alloc(0), delay: 400 });
       const run = await runNode(
         dir,
         PRELUDE +
-          `makeSpans(2).then(async (spans) => {
+          `const work = setTimeout(() => {}, 60000); // the application, still running
+          makeSpans(2).then(async (spans) => {
             const r = await new Promise((resolve) => exporter.export(spans, resolve));
             console.log('callback', r.code);
+            clearTimeout(work);
             const t0 = Date.now();
             const e = await exporter.exportForExit(spans, 3000);
             console.log('exit-result', e.code, Date.now() - t0 >= 390);
@@ -239,7 +242,33 @@ describe('process life', () => {
     });
   });
 
-  it('loading and building the exporter loads no transport; the first export loads only its own', async () => {
+  it('gRPC: an export in flight to a collector that accepts and never answers does not keep the process alive', async () => {
+    const held: net.Socket[] = [];
+    const hanging = net.createServer((socket) => held.push(socket));
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+    try {
+      const port = (hanging.address() as net.AddressInfo).port;
+      const run = await runNode(
+        dir,
+        PRELUDE +
+          `makeSpans(3).then((spans) => {
+            exporter.export(spans, (r) => console.log('callback', r.code));
+            // the application goes on a little, then has nothing left to do
+            setTimeout(() => console.log('done'), 300);
+          });`,
+        { ENDPOINT: `http://127.0.0.1:${port}`, PROTOCOL: 'grpc', TIMEOUT: '30000' },
+      );
+      expect(run.code).toBe(0);
+      expect(run.stdout.trim()).toBe('done');
+      expect(held.length).toBeGreaterThan(0); // the call really was in flight
+      expect(run.ms).toBeLessThan(5000); // grpc-js in this thread held it for the whole 30 s timeout
+    } finally {
+      for (const socket of held) socket.destroy();
+      hanging.close();
+    }
+  });
+
+  it('loading and building the exporter loads no transport; the first export loads only its own, gRPC none in this thread', async () => {
     const run = await runNode(
       dir,
       `const loaded = () => {
@@ -267,8 +296,11 @@ describe('process life', () => {
         const spans = memory.getFinishedSpans();
         await new Promise((resolve) => http.export(spans, resolve));
         console.log('after-http', loaded());
-        await new Promise((resolve) => grpc.export(spans, resolve));
-        console.log('after-grpc', loaded());
+        // an ordinary export keeps nothing alive: the timer stands for the application's own work
+        const work = setTimeout(() => {}, 60000);
+        const r = await new Promise((resolve) => grpc.export(spans, resolve));
+        clearTimeout(work);
+        console.log('after-grpc', loaded(), r.code);
       });`,
       { OTEL_LOG_LEVEL: 'none' },
     );
@@ -276,6 +308,7 @@ describe('process life', () => {
     expect(lines[0]).toBe('after-build -');
     expect(lines[1]).toMatch(/^after-http (http,)?.*zlib/);
     expect(lines[1]).not.toMatch(/grpc/);
-    expect(lines[2]).toMatch(/@grpc\/grpc-js/);
+    // gRPC calls are made by the exporter's own thread: neither grpc-js nor http2 is loaded in the application's
+    expect(lines[2]).toBe(`after-grpc ${lines[1].slice('after-http '.length)} 1`);
   });
 });

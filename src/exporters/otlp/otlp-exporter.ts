@@ -322,6 +322,14 @@ export class OtlpTraceExporter implements SpanExporter {
     for (const job of Array.from(this._jobs)) job.abortRetries();
   }
 
+  warmUp(): void {
+    try {
+      this.transport.warmUp?.();
+    } catch (err) {
+      diag.debug('warming up the OTLP transport failed', err);
+    }
+  }
+
   /** Resolves when every export in flight has finished (each is bounded by its deadline). */
   forceFlush(): Promise<void> {
     if (this._jobs.size === 0) return Promise.resolve();
@@ -342,15 +350,13 @@ export class OtlpTraceExporter implements SpanExporter {
   // ---- internals ----
 
   /**
-   * One request body. HTTP/protobuf bodies stay in a pooled writer until the job is done with them; gRPC gets an
-   * owned copy, because grpc-js may still read the message after the call was cancelled.
+   * One request body. Protobuf bodies (HTTP and gRPC) stay in a pooled writer until the job is done with them
+   * (the gRPC transport copies the body into the message it hands its thread).
    */
   private _encodeOne(spans: readonly ReadableSpan[]): Chunk {
     switch (this._config.protocol) {
       case 'http/json':
         return { body: encodeTraceRequestJsonBuffer(spans), spanCount: spans.length, release: undefined };
-      case 'grpc':
-        return { body: encodeTraceRequest(spans), spanCount: spans.length, release: undefined };
       default: {
         const pooled = encodeTraceRequestPooled(spans);
         return { body: pooled.bytes, spanCount: spans.length, release: () => pooled.release() };

@@ -49,6 +49,8 @@ export interface Transport {
   send(body: Buffer, options: SendOptions, done: (outcome: SendOutcome) => void): Attempt;
   /** Closes connections. Later sends fail. */
   shutdown(): void;
+  /** Gets ready for the first send (see ExitCapableExporter.warmUp). Never throws. */
+  warmUp?(): void;
 }
 
 export function failure(kind: string, message: string, retryable: boolean, retryAfterMillis?: number): SendOutcome {
