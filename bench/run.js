@@ -7,6 +7,7 @@
  *   span-cost.js  span start + 5 attributes + end + batch hand-off, zerotel vs @opentelemetry/sdk-trace-base
  *   micro.js      context, propagation, attribute building, vs the OpenTelemetry equivalents
  *   otlp-encode.js  OTLP/protobuf encoding of 512 spans, vs @opentelemetry/otlp-transformer
+ *   exit.js       how long a short program takes to end, healthy / refusing / never-answering collector
  *   load.js       an express 5 app under load (hello world; HTTP + pg + Redis), no agent / zerotel /
  *                 OpenTelemetry, with the collector up and down
  *
@@ -56,6 +57,7 @@ results.micro = lastLine(runJson('micro.js', ['--json'], quick ? { ROUNDS: '3' }
 const encodeJson = path.join(RESULTS, 'otlp-encode.json');
 runJson('otlp-encode.js', [quick ? '300' : '1000'], { BENCH_JSON: encodeJson });
 results.otlpEncode = JSON.parse(fs.readFileSync(encodeJson, 'utf8'));
+results.exit = lastLine(runJson('exit.js', quick ? ['--json', '--runs', '1', '--peer-runs', '1'] : ['--json']));
 const loadJson = path.join(RESULTS, 'load.json');
 runJson('load.js', quick ? ['--duration', '3', '--warmup', '1', '--rounds', '1', '--json', loadJson] : ['--json', loadJson]);
 results.load = JSON.parse(fs.readFileSync(loadJson, 'utf8'));
@@ -116,5 +118,7 @@ function markdown(r) {
   lines.push(`Load (`http`: a node:http hello world; `hello` and `work`: an express 5 app; ${r.load.options.connections} connections, ${r.load.options.duration} s × ${r.load.options.rounds} interleaved rounds, medians; app pinned to one core${r.load.pinned ? '' : ' — not pinned here'}; every span exported to a local OTLP sink; \`-down\`: collector down for the whole run):`);
   lines.push('');
   lines.push(require('./load').formatTable(r.load.summary));
+  lines.push('');
+  lines.push(require('./exit').table(r.exit));
   return lines.join('\n') + '\n';
 }
