@@ -10,7 +10,9 @@
  * the hot code, then callgrind counts the next `--requests` requests and the agent's batch export of their spans
  * (full batches of 512 as under load, and the rest on the 5 s schedule, which the window waits for).
  *
- * Usage: node bench/instructions.js [--scenario hello|work] [--agents none,zerotel] [--warm 3000]
+ * `--scenario http` drives the plain node:http app (bench/apps/http-app.js) instead.
+ *
+ * Usage: node bench/instructions.js [--scenario hello|work|http] [--agents none,zerotel] [--warm 3000]
  *          [--requests 3000] [--connections 4] [--env KEY=VALUE,...] [--keep]   (--keep leaves callgrind.out.*)
  *          [--preload file]   (another preload in zerotel's place, for experiments)
  */
@@ -36,6 +38,9 @@ const { values: opts } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
+
+const APP = opts.scenario === 'http' ? 'http-app.js' : 'express-app.js';
+const PATH_NAME = opts.scenario === 'http' ? '/' : `/${opts.scenario}`;
 
 function drive(port, pathName, total, connections) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
@@ -90,16 +95,16 @@ async function measure(agentName, services) {
   }
   const app = await startListening(
     'valgrind',
-    ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...nodeArgs, path.join(__dirname, 'apps', 'express-app.js')],
+    ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...nodeArgs, path.join(__dirname, 'apps', APP)],
     env,
     undefined,
     180_000, // everything runs tens of times slower under valgrind
   );
   try {
-    await drive(app.port, `/${opts.scenario}`, Number(opts.warm), Number(opts.connections));
+    await drive(app.port, PATH_NAME, Number(opts.warm), Number(opts.connections));
     await new Promise((r) => setTimeout(r, 500));
     callgrindControl('-i', 'on', String(app.child.pid));
-    await drive(app.port, `/${opts.scenario}`, Number(opts.requests), Number(opts.connections));
+    await drive(app.port, PATH_NAME, Number(opts.requests), Number(opts.connections));
     await new Promise((r) => setTimeout(r, 5500)); // the last batch: the default schedule is 5 s
     callgrindControl('-d', String(app.child.pid));
     await new Promise((r) => setTimeout(r, 500));
