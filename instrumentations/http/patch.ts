@@ -145,6 +145,24 @@ function makeServerEmit(original: (...args: any[]) => boolean, scheme: 'http' | 
   };
 }
 
+/**
+ * Whether the listeners of `event` need no span context: there are none, or the one there is, is one that Node.js
+ * itself adds to every server request and response (node:_http_server, the same in Node 20 to 24): `resOnFinish`,
+ * bound, on the response's `finish`, and `clearIncoming` on the request's `end`. Entering a context is the
+ * costliest part of a wrapped emit (AsyncLocalStorage.run looks up the current async resource), and these two
+ * events come with every request. A lone listener is kept as the function itself in `_events`; anything else
+ * (several listeners, an emitter without `_events`) runs in the context as usual.
+ */
+function needsNoContext(emitter: any, event: string | symbol): boolean {
+  const n = emitter.listenerCount(event);
+  if (n === 0) return true;
+  if (n !== 1) return false;
+  const listener = emitter._events?.[event];
+  if (typeof listener !== 'function') return false;
+  const name = listener.name;
+  return name === 'bound resOnFinish' || name === 'clearIncoming';
+}
+
 /** ServerResponse#emit: listeners in the span's context; the span ends on finish or close. */
 function makeResponseEmit(original: (...args: any[]) => boolean) {
   return function emit(this: any, event: string | symbol): boolean {
@@ -162,14 +180,12 @@ function makeResponseEmit(original: (...args: any[]) => boolean) {
     if (event === 'close') {
       // The response's last event: listeners run in the span's context, then the entry goes.
       try {
-        return this.listenerCount(event) === 0 ? original.apply(this, arguments as any) : (contextManager.run(entry.context, original, this, arguments) as boolean);
+        return needsNoContext(this, event) ? original.apply(this, arguments as any) : (contextManager.run(entry.context, original, this, arguments) as boolean);
       } finally {
         releaseServerSpan(req);
       }
     }
-    // Entering a context is not free (AsyncLocalStorage stores it on the current async resource): only for an
-    // event somebody listens to.
-    if (this.listenerCount(event) === 0) return original.apply(this, arguments as any);
+    if (needsNoContext(this, event)) return original.apply(this, arguments as any);
     return contextManager.run(entry.context, original, this, arguments) as boolean;
   };
 }
@@ -254,7 +270,7 @@ function makeIncomingEmit(original: (...args: any[]) => boolean) {
   return function emit(this: any, event: string | symbol, arg: any): boolean {
     const server = serverSpanOf(this);
     if (server !== undefined) {
-      if (this.listenerCount(event) === 0) return original.apply(this, arguments as any);
+      if (needsNoContext(this, event)) return original.apply(this, arguments as any);
       return contextManager.run(server.context, original, this, arguments) as boolean;
     }
     const entry = clientEntries.get(this);
