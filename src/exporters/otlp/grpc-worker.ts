@@ -19,7 +19,8 @@ type Request = { op: 'send'; id: number; body: Uint8Array; deadline: number } | 
 
 const port = parentPort!;
 const options = workerData as GrpcTransportOptions;
-const calls = new Map<number, grpcTypes.ClientUnaryCall>();
+/** Calls in flight; an id is here from before its call starts (so even an answer given at once finds it). */
+const calls = new Map<number, grpcTypes.ClientUnaryCall | undefined>();
 let client: grpcTypes.Client | undefined;
 let metadata: grpcTypes.Metadata | undefined;
 let closing = false;
@@ -64,11 +65,12 @@ function finish(id: number, outcome: SendOutcome): void {
 }
 
 function send(id: number, body: Uint8Array, deadline: number): void {
+  calls.set(id, undefined);
   let grpcClient: grpcTypes.Client;
   try {
     grpcClient = setUp();
   } catch (err) {
-    port.postMessage({ op: 'done', id, outcome: failure('transport', `cannot set up the gRPC client: ${(err as Error).message}`, false) });
+    finish(id, failure('transport', `cannot set up the gRPC client: ${(err as Error).message}`, false));
     return;
   }
   try {
@@ -86,9 +88,9 @@ function send(id: number, body: Uint8Array, deadline: number): void {
         } else finish(id, classifyGrpcError(err));
       },
     );
-    calls.set(id, call);
+    if (calls.has(id)) calls.set(id, call);
   } catch (err) {
-    port.postMessage({ op: 'done', id, outcome: failure('transport', `cannot start the gRPC call: ${(err as Error).message}`, isRetryableNetworkError(err)) });
+    finish(id, failure('transport', `cannot start the gRPC call: ${(err as Error).message}`, isRetryableNetworkError(err)));
   }
 }
 
