@@ -26,7 +26,8 @@ const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
-const { countJson, countProtobuf } = require('./lib/otlp-count');
+const { countProtobuf } = require('./lib/otlp-count');
+const { startListening } = require('./lib/start-listening');
 
 const ROOT = path.join(__dirname, '..');
 const PROGRAM = path.join(ROOT, 'test', 'fixtures', 'lifecycle', 'exit-program.js');
@@ -61,24 +62,24 @@ const COLLECTORS = ['healthy', 'refused', 'hanging'];
 
 // ---- collectors ----
 
-let received = 0;
+/** The benchmarks' OTLP/HTTP sink (bench/lib/otlp-sink.js), one process for the whole run. */
+let httpSink;
 
-function startHttpSink() {
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      try {
-        received += (req.headers['content-type'] || '').includes('json') ? countJson(body.toString()) : countProtobuf(body);
-      } catch {
-        // unreadable: not counted
-      }
-      res.writeHead(200, { 'content-type': req.headers['content-type'] || 'application/x-protobuf' });
-      res.end();
+function ask(method, path) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: httpSink.port, method, path }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(JSON.parse(body)));
     });
+    req.on('error', reject);
+    req.end();
   });
-  return listen(server).then((port) => ({ url: `http://127.0.0.1:${port}/v1/traces`, close: () => close(server) }));
+}
+
+async function startHttpSink() {
+  await ask('POST', '/reset');
+  return { url: `http://127.0.0.1:${httpSink.port}/v1/traces`, close: async () => undefined, count: async () => (await ask('GET', '/count')).spans };
 }
 
 function startGrpcSink(hang) {
@@ -86,6 +87,7 @@ function startGrpcSink(hang) {
   const server = new grpc.Server();
   const identity = (b) => b;
   const hanging = [];
+  let received = 0;
   server.addService(
     {
       Export: {
@@ -109,7 +111,11 @@ function startGrpcSink(hang) {
   return new Promise((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
       if (err) return reject(err);
-      resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.tryShutdown(() => r())).then(() => server.forceShutdown()) });
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        close: () => new Promise((r) => server.tryShutdown(() => r())).then(() => server.forceShutdown()),
+        count: async () => received,
+      });
     }),
   );
 }
@@ -124,6 +130,7 @@ function startHangingTcp() {
   });
   return listen(server).then((port) => ({
     url: `http://127.0.0.1:${port}/v1/traces`,
+    count: async () => 0, // it never reads a request
     close: () => {
       for (const s of sockets) s.destroy();
       return close(server);
@@ -194,12 +201,21 @@ function median(xs) {
 }
 
 async function collectorFor(collector, protocol) {
-  if (collector === 'refused') return { url: await refusedUrl(protocol), close: async () => undefined };
+  if (collector === 'refused') return { url: await refusedUrl(protocol), close: async () => undefined, count: async () => 0 };
   if (protocol === 'grpc') return startGrpcSink(collector === 'hanging');
   return collector === 'hanging' ? startHangingTcp() : startHttpSink();
 }
 
 async function main() {
+  httpSink = await startListening(process.execPath, [path.join(__dirname, 'lib', 'otlp-sink.js')], { PATH: process.env.PATH });
+  try {
+    await measure();
+  } finally {
+    httpSink.child.kill();
+  }
+}
+
+async function measure() {
   // Baselines: the program without an agent (the collector plays no part).
   const baseline = {};
   for (const mode of new Set(CASES.map(([, m]) => m))) {
@@ -219,11 +235,10 @@ async function main() {
         let same = true;
         for (let i = 0; i < n; i++) {
           const sink = await collectorFor(collector, protocol);
-          received = 0;
           const r = await runOnce(agent, mode, protocol, sink.url);
           // a span that arrives a moment after the process ended (an answer in flight) still counts
           await new Promise((resolve) => setTimeout(resolve, 50));
-          spans.push(received);
+          spans.push(await sink.count());
           await sink.close();
           exits.push(r.exitMs);
           if (r.code !== baseline[mode].code || r.stdout !== baseline[mode].stdout) same = false;
