@@ -30,6 +30,8 @@ import {
   isServerError,
   normaliseMethod,
   serverRequestAttributes,
+  requestHeader,
+  type IncomingRequestLike,
   spanNameForMethod,
 } from './attributes';
 
@@ -50,12 +52,17 @@ interface ClientEntry {
  */
 const clientEntries = new InFlight<ClientEntry>();
 
-const headerGetter = {
-  keys(carrier: Record<string, unknown>): string[] {
-    return Object.keys(carrier);
+/** The propagators' view of an incoming request: its headers as `req.headers` would give them (requestHeader). */
+const incomingRequestGetter = {
+  keys(req: IncomingRequestLike): string[] {
+    const raw = req.rawHeaders;
+    if (!Array.isArray(raw)) return req.headers != null ? Object.keys(req.headers) : [];
+    const names = new Set<string>();
+    for (let i = 0; i < raw.length; i += 2) if (typeof raw[i] === 'string') names.add(raw[i].toLowerCase());
+    return [...names];
   },
-  get(carrier: Record<string, string | string[] | undefined>, key: string): string | string[] | undefined {
-    return carrier[key];
+  get(req: IncomingRequestLike, key: string): string | undefined {
+    return requestHeader(req, key);
   },
 };
 
@@ -86,7 +93,7 @@ function startServerSpan(req: any, res: any, scheme: 'http' | 'https'): Context 
   const config = getConfig();
   // An excluded path (a health check) gets no span, and neither does anything it calls.
   if (isExcluded(req.url, config.http.serverExcludedPaths)) return suppressTracing(active);
-  const parentContext = getPropagator().extract(ROOT_CONTEXT, req.headers, headerGetter);
+  const parentContext = getPropagator().extract(ROOT_CONTEXT, req, incomingRequestGetter);
   const attributes = serverRequestAttributes(req, scheme);
   const method = attributes['http.request.method'] as string;
   const span = getTracer().startOwned(spanNameForMethod(method), SpanKind.SERVER, parentContext, attributes);
