@@ -268,6 +268,8 @@ function writeAttributes(w: ProtobufWriter, tag: number, attributes: Attributes)
 class EncodedKeyValue {
   hits = 0;
   misses = 0;
+  /** Once the key is volatile: its KeyValue.key field, encoded (undefined if too long to keep). */
+  keyBytes: Uint8Array | undefined = undefined;
   constructor(
     public tag: number,
     public value: string | number | boolean,
@@ -281,11 +283,31 @@ const MAX_ENCODED_KEY_VALUE_BYTES = 160;
 /** After this many misses with fewer hits than misses, a key is treated as one whose value changes. */
 const VOLATILE_AFTER_MISSES = 8;
 
+/** The KeyValue.key field of `key`, encoded on its own (for a volatile key's entry); undefined when too long to keep. */
+const keyScratch = new ProtobufWriter(256);
+function encodedKey(key: string): Uint8Array | undefined {
+  if (key.length > MAX_ENCODED_KEY_VALUE_BYTES) return undefined;
+  keyScratch.reset();
+  keyScratch.stringField(KEY_VALUE_KEY, key);
+  return keyScratch.copyOut(0);
+}
+
 function writeScalarKeyValue(w: ProtobufWriter, tag: number, key: string, value: string | number | boolean): void {
   const entry = encodedKeyValues.get(key);
   if (entry !== undefined && entry.value === value && entry.tag === tag && entry.bytes !== undefined) {
     entry.hits++;
     w.rawBytes(entry.bytes);
+    return;
+  }
+  if (entry !== undefined && entry.bytes === undefined && entry.keyBytes !== undefined) {
+    // A volatile key (url.path, a peer port): its encoded key is kept on the entry, which saves the second
+    // lookup, in the key cache, that writeKeyValue would make for every such attribute of every span.
+    const start = w.beginMessage(tag, 1);
+    w.rawBytes(entry.keyBytes);
+    const valueStart = w.beginMessage(KEY_VALUE_VALUE, 1);
+    writeAnyValueContent(w, value, 0);
+    w.endMessage(valueStart, 1);
+    w.endMessage(start, 1);
     return;
   }
   const start = w.pos;
@@ -297,10 +319,11 @@ function writeScalarKeyValue(w: ProtobufWriter, tag: number, key: string, value:
     }
     return;
   }
-  if (entry.bytes === undefined) return; // volatile
+  if (entry.bytes === undefined) return; // volatile, with a key too long to keep
   entry.misses++;
   if (entry.misses >= VOLATILE_AFTER_MISSES && entry.misses > entry.hits) {
     entry.bytes = undefined;
+    entry.keyBytes = encodedKey(key);
     return;
   }
   if (length > MAX_ENCODED_KEY_VALUE_BYTES) return;
