@@ -10,9 +10,17 @@
  *
  * Bounded: an operation whose end the instrumentation never sees (a response nobody reads) cannot make it grow
  * without limit; past the bound the oldest entries go first (a Map iterates in insertion order).
+ *
+ * Renewed: every RENEW_AFTER insertions the live entries move to a new Map. A Map's hash table is rebuilt as
+ * entries come and go (to grow, to shrink, to clear deleted slots), and V8 allocates the new table in the old
+ * generation when the Map itself is there — which a long-lived Map soon is. Under load that was a steady stream
+ * of old-generation garbage, a new table every few dozen requests: measured on the node:http benchmark, the
+ * largest source of memory promoted and then collected by full collections, and peak RSS growing by ~6 MB a
+ * second between them. A Map replaced every thousand insertions is young when busy, and its tables die young.
  */
 export class InFlight<V> {
-  private readonly _entries = new Map<object, V>();
+  private _entries = new Map<object, V>();
+  private _insertions = 0;
 
   constructor(private readonly _maxEntries = 65536) {}
 
@@ -21,6 +29,10 @@ export class InFlight<V> {
   }
 
   set(key: object, value: V): void {
+    if (++this._insertions >= RENEW_AFTER) {
+      this._insertions = 0;
+      this._entries = new Map(this._entries);
+    }
     const entries = this._entries;
     if (entries.size >= this._maxEntries) {
       const oldest = entries.keys().next();
@@ -37,3 +49,5 @@ export class InFlight<V> {
     return this._entries.size;
   }
 }
+
+const RENEW_AFTER = 1024;
