@@ -30,7 +30,7 @@
  *    sends. Node prints the error and exits with the same code as without the agent.
  */
 import { diag } from '../diag/logger';
-import type { ExitCapableExporter } from '../exporters/types';
+import type { ExitCapableExporter, ExportResult } from '../exporters/types';
 import type { Agent } from './agent';
 
 type Emit = (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) => boolean;
@@ -124,19 +124,11 @@ export class ProcessLifecycle {
     for (const entry of this._agent.exporters) {
       if (entry.processor.queueLength === 0) continue;
       const exporter = entry.exporter as ExitCapableExporter;
-      const spans = entry.processor.drainQueue();
-      if (exporter.exportSync === undefined || budget <= 0) {
-        diag.debug(`${spans.length} span(s) not exported at exit (${entry.name})`);
-        continue;
-      }
-      const started = Date.now();
-      try {
-        const result = exporter.exportSync(spans, budget);
-        if (result.code !== 0) diag.debug(`final export at exit failed (${entry.name})`, result.error?.message ?? '');
-      } catch (err) {
-        diag.debug(`final export at exit threw (${entry.name})`, err);
-      }
-      budget -= Date.now() - started;
+      const { spans, batches } = entry.processor.drainQueue();
+      // Spans encoded ahead and spans not encoded: one queue holds one kind or the other (a mix only if the
+      // exporter stopped taking encoded spans), so this is one synchronous export, rarely two.
+      if (batches.length > 0) budget = finalExport(entry.name, budget, batches.length, () => exporter.exportEncodedSync?.(batches, budget));
+      if (spans.length > 0) budget = finalExport(entry.name, budget, spans.length, () => exporter.exportSync?.(spans, budget));
     }
     this._exitBudget = budget;
   }
@@ -183,4 +175,24 @@ export class ProcessLifecycle {
       diag.debug('recording the fatal exception failed', err);
     }
   }
+}
+
+/**
+ * One synchronous export at `exit` (`send` gives undefined when the exporter has none); returns the budget left.
+ * `what` is what is lost if it cannot run: a count of spans or of encoded batches, for the debug message.
+ */
+function finalExport(name: string, budget: number, what: number, send: () => ExportResult | undefined): number {
+  if (budget <= 0) {
+    diag.debug(`${what} batch(es) or span(s) not exported at exit (${name}): no time left`);
+    return budget;
+  }
+  const started = Date.now();
+  try {
+    const result = send();
+    if (result === undefined) diag.debug(`no synchronous export at exit (${name})`);
+    else if (result.code !== 0) diag.debug(`final export at exit failed (${name})`, result.error?.message ?? '');
+  } catch (err) {
+    diag.debug(`final export at exit threw (${name})`, err);
+  }
+  return budget - (Date.now() - started);
 }

@@ -4,6 +4,7 @@
  * export, seconds later and off the request path, pays for it instead.
  */
 import type { ReadableSpan } from '../trace/span';
+import type { EncodedSpanBatch } from './otlp/trace-protobuf-encoder';
 import { ExportResultCode, type ExitCapableExporter, type ExportResult } from './types';
 
 export class LazyExporter implements ExitCapableExporter {
@@ -46,6 +47,38 @@ export class LazyExporter implements ExitCapableExporter {
     if (real === undefined) return this._failure();
     if (real.exportSync === undefined) return { code: ExportResultCode.FAILED, error: new Error('no synchronous export') };
     return real.exportSync(spans, timeoutMillis);
+  }
+
+  /** Builds the real exporter (the batch processor asks off the request path, as for warmUp). */
+  newEncodedBatch(): EncodedSpanBatch | undefined {
+    try {
+      return this.real?.newEncodedBatch?.();
+    } catch {
+      return undefined;
+    }
+  }
+
+  exportEncoded(batches: EncodedSpanBatch[], resultCallback: (result: ExportResult) => void): void {
+    const real = this.real;
+    if (real?.exportEncoded === undefined) resultCallback(this._unsupported());
+    else real.exportEncoded(batches, resultCallback);
+  }
+
+  exportEncodedForExit(batches: EncodedSpanBatch[], timeoutMillis: number): Promise<ExportResult> {
+    const real = this.real;
+    if (real?.exportEncodedForExit === undefined) return Promise.resolve(this._unsupported());
+    return real.exportEncodedForExit(batches, timeoutMillis);
+  }
+
+  exportEncodedSync(batches: EncodedSpanBatch[], timeoutMillis: number): ExportResult {
+    const real = this.real;
+    if (real?.exportEncodedSync === undefined) return this._unsupported();
+    return real.exportEncodedSync(batches, timeoutMillis);
+  }
+
+  /** Only reached if a batch came from an exporter other than the real one, which the processor never does. */
+  private _unsupported(): ExportResult {
+    return this._failed !== undefined ? this._failure() : { code: ExportResultCode.FAILED, error: new Error('no export of encoded spans') };
   }
 
   warmUp(): void {

@@ -1,4 +1,5 @@
 import type { ReadableSpan } from '../trace/span';
+import type { EncodedSpanBatch } from './otlp/trace-protobuf-encoder';
 
 export const ExportResultCode = {
   SUCCESS: 0,
@@ -34,4 +35,16 @@ export interface ExitCapableExporter extends SpanExporter {
    * the gRPC transport's thread), so a short program's end-of-process flush does not pay for it. Never throws.
    */
   warmUp?(): void;
+  /**
+   * Exporters whose format can be written span by span (OTLP protobuf, over HTTP or gRPC) take spans encoded
+   * ahead (see EncodedSpanBatch): the batch processor encodes each span soon after it ends and keeps only bytes.
+   * A new, empty batch; undefined when this exporter takes ReadableSpans only. Never throws.
+   */
+  newEncodedBatch?(): EncodedSpanBatch | undefined;
+  /** `export` for batches from newEncodedBatch: they make one request. The exporter releases them. */
+  exportEncoded?(batches: EncodedSpanBatch[], resultCallback: (result: ExportResult) => void): void;
+  /** `exportForExit` for batches from newEncodedBatch. */
+  exportEncodedForExit?(batches: EncodedSpanBatch[], timeoutMillis: number): Promise<ExportResult>;
+  /** `exportSync` for batches from newEncodedBatch. */
+  exportEncodedSync?(batches: EncodedSpanBatch[], timeoutMillis: number): ExportResult;
 }

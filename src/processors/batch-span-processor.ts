@@ -6,6 +6,12 @@
  * - A batch is exported when `maxExportBatchSize` spans are waiting, or `scheduleDelayMillis` after the first
  *   span was queued; never two exports at once; each export bounded by `exportTimeoutMillis`.
  * - Export work (encoding, I/O) is never done on the path of the span's `end()`: it is scheduled.
+ * - With an exporter that takes spans encoded ahead (OTLP protobuf, HTTP or gRPC: ExitCapableExporter's
+ *   newEncodedBatch), the spans that ended during a turn of the event loop are encoded at the end of that turn
+ *   (an unref'd immediate) and only their bytes are kept until the batch is exported: span objects held for the
+ *   tens of milliseconds a batch takes to fill survived young-generation collections and made V8 grow its young
+ *   space (measured on the node:http benchmark: peak RSS +38 MB → +9 MB, 3 to 5 µs of CPU less a request).
+ *   Other exporters get the spans themselves, as the specification describes.
  * - Timers are unref'd: they never keep a process alive.
  * - Exports run with tracing suppressed, so the exporter's own requests are never traced.
  */
@@ -14,14 +20,21 @@ import { diag } from '../diag/logger';
 import type { ExitCapableExporter, ExportResult, SpanExporter } from '../exporters/types';
 import { ExportResultCode } from '../exporters/types';
 import type { ReadableSpan } from '../trace/span';
+import { AddResult, type EncodedSpanBatch } from '../exporters/otlp/trace-protobuf-encoder';
 import type { SpanProcessor } from './types';
 import { runSuppressed } from '../context/suppressed';
 
 export class BatchSpanProcessor implements SpanProcessor {
   private readonly _config: BatchConfig;
+  /** Spans not encoded (all of them, unless spans are encoded ahead: then those that ended this turn). */
   private _queue: ReadableSpan[] = [];
+  /** Spans encoded ahead, in batches of at most maxExportBatchSize; the last may still be filling. */
+  private _batches: EncodedSpanBatch[] = [];
+  private _encodedCount = 0;
+  private _mode = Mode.Undecided;
+  private _encodeScheduled = false;
   private _timer: NodeJS.Timeout | undefined;
-  private _exporting: Promise<void> | undefined;
+  private _exporting: Promise<unknown> | undefined;
   private _exportScheduled = false;
   private _warmedUp = false;
   private _shutdown: Promise<void> | undefined;
@@ -43,8 +56,9 @@ export class BatchSpanProcessor implements SpanProcessor {
     return this._exporter;
   }
 
+  /** Spans waiting for export, encoded or not. */
   get queueLength(): number {
-    return this._queue.length;
+    return this._queue.length + this._encodedCount;
   }
 
   get isExporting(): boolean {
@@ -56,7 +70,8 @@ export class BatchSpanProcessor implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     if (this._shutdown !== undefined || (sampledFlags(span) & 1) === 0) return;
     const queue = this._queue;
-    if (queue.length >= this._config.maxQueueSize) {
+    const queued = queue.length + this._encodedCount;
+    if (queued >= this._config.maxQueueSize) {
       this.droppedSpans++;
       diag.warnRateLimited(
         'bsp-queue-full',
@@ -65,8 +80,104 @@ export class BatchSpanProcessor implements SpanProcessor {
       return;
     }
     queue.push(span);
-    if (queue.length >= this._config.maxExportBatchSize) this._scheduleExportNow();
+    if (this._mode !== Mode.Spans && !this._encodeScheduled) this._scheduleEncode();
+    if (queued + 1 >= this._config.maxExportBatchSize) this._scheduleExportNow();
     else if (this._timer === undefined && this._exporting === undefined) this._startTimer();
+  }
+
+  /** Encodes what ended during this turn of the event loop, at its end (not inside the caller's end()). */
+  private _scheduleEncode(): void {
+    this._encodeScheduled = true;
+    setImmediate(() => {
+      this._encodeScheduled = false;
+      this._encodePending();
+    }).unref();
+  }
+
+  /**
+   * Moves the spans not yet encoded into encoded batches, when the exporter takes them (decided at the first
+   * call: asking builds the exporter). A span that cannot be encoded is dropped and counted. Never throws.
+   */
+  private _encodePending(): void {
+    const queue = this._queue;
+    if (queue.length === 0) return;
+    if (this._mode === Mode.Undecided) this._decideMode();
+    if (this._mode !== Mode.Encoded) return;
+    const max = this._config.maxExportBatchSize;
+    const batches = this._batches;
+    let batch = batches.length > 0 ? batches[batches.length - 1] : undefined;
+    let i = 0;
+    for (; i < queue.length; i++) {
+      if (batch === undefined || batch.count >= max) {
+        batch = this._newBatch();
+        if (batch === undefined) break;
+      }
+      let result = batch.add(queue[i]);
+      if (result === AddResult.Full) {
+        batch = this._newBatch();
+        if (batch === undefined) break;
+        result = batch.add(queue[i]);
+      }
+      if (result === AddResult.Added) this._encodedCount++;
+      else {
+        this.failedSpans++;
+        diag.warnRateLimited('bsp-encode', `a span could not be encoded for export, or is over the request size limit; ${this.failedSpans} span(s) not exported so far`);
+      }
+    }
+    if (i === queue.length) queue.length = 0;
+    else queue.splice(0, i); // the exporter stopped taking encoded spans: the rest stay spans
+  }
+
+  private _decideMode(): void {
+    const exporter = this._exporter as ExitCapableExporter;
+    let first: EncodedSpanBatch | undefined;
+    if (
+      typeof exporter.newEncodedBatch === 'function' &&
+      typeof exporter.exportEncoded === 'function' &&
+      typeof exporter.exportEncodedForExit === 'function'
+    ) {
+      try {
+        // Asking may build the exporter, which loads modules: nothing it does is traced.
+        first = runSuppressed(() => exporter.newEncodedBatch!());
+      } catch (err) {
+        diag.debug('the exporter cannot take encoded spans', err);
+      }
+    }
+    if (first === undefined) {
+      this._mode = Mode.Spans;
+      return;
+    }
+    this._mode = Mode.Encoded;
+    this._batches.push(first);
+  }
+
+  private _newBatch(): EncodedSpanBatch | undefined {
+    let batch: EncodedSpanBatch | undefined;
+    try {
+      batch = (this._exporter as ExitCapableExporter).newEncodedBatch?.();
+    } catch (err) {
+      diag.debug('the exporter cannot take encoded spans', err);
+    }
+    if (batch === undefined) this._mode = Mode.Spans;
+    else this._batches.push(batch);
+    return batch;
+  }
+
+  /**
+   * Takes what one export sends from the head of the queue: an encoded batch, or up to `limit` spans. Spans that
+   * ended this turn are encoded first, so that an export on a timer or a flush includes them.
+   */
+  private _take(limit: number): Taken {
+    this._encodePending();
+    if (this._batches.length > 0) {
+      const batch = this._batches.shift()!;
+      this._encodedCount -= batch.count;
+      return { spans: undefined, batch, count: batch.count };
+    }
+    const queue = this._queue;
+    const spans = queue.length <= limit ? queue : queue.slice(0, limit);
+    this._queue = queue.length <= limit ? [] : queue.slice(limit);
+    return { spans, batch: undefined, count: spans.length };
   }
 
   private _startTimer(): void {
@@ -110,27 +221,31 @@ export class BatchSpanProcessor implements SpanProcessor {
 
   /** Exports batches while at least one full batch waits; leaves a partial batch to the timer. */
   private _exportLoop(): void {
-    if (this._exporting !== undefined || this._queue.length === 0) return;
+    if (this._exporting !== undefined || this.queueLength === 0) return;
     if (this._timer !== undefined) {
       clearTimeout(this._timer);
       this._timer = undefined;
     }
     this._exportOneBatch().then(() => {
-      if (this._queue.length >= this._config.maxExportBatchSize) this._exportLoop();
-      else if (this._queue.length > 0 && this._timer === undefined) this._startTimer();
+      const queued = this.queueLength;
+      if (queued >= this._config.maxExportBatchSize) this._exportLoop();
+      else if (queued > 0 && this._timer === undefined) this._startTimer();
     });
   }
 
-  /** Takes up to one batch from the head of the queue and exports it. Resolves when done; never rejects. */
-  private _exportOneBatch(limit = this._config.maxExportBatchSize): Promise<void> {
-    const batch = this._queue.length <= limit ? this._queue : this._queue.slice(0, limit);
-    this._queue = this._queue.length <= limit ? [] : this._queue.slice(limit);
+  /**
+   * Takes up to one batch from the head of the queue and exports it. Resolves to the number of spans taken when
+   * done; never rejects.
+   */
+  private _exportOneBatch(limit = this._config.maxExportBatchSize): Promise<number> {
+    const taken = this._take(limit);
+    const count = taken.count;
     const run = new Promise<void>((resolve) => {
       let settled = false;
       const timeout = setTimeout(() => {
         if (settled) return;
         settled = true;
-        this.failedSpans += batch.length;
+        this.failedSpans += count;
         diag.warnRateLimited('bsp-export-timeout', `span export timed out after ${this._config.exportTimeoutMillis} ms (OTEL_BSP_EXPORT_TIMEOUT)`);
         resolve();
       }, this._config.exportTimeoutMillis);
@@ -139,13 +254,14 @@ export class BatchSpanProcessor implements SpanProcessor {
         if (settled) return;
         settled = true;
         clearTimeout(timeout);
-        if (result.code === ExportResultCode.SUCCESS) this.exportedSpans += batch.length;
-        else this.failedSpans += batch.length;
+        if (result.code === ExportResultCode.SUCCESS) this.exportedSpans += count;
+        else this.failedSpans += count;
         resolve();
       };
       runSuppressed(() => {
         try {
-          this._exporter.export(batch, done);
+          if (taken.batch !== undefined) (this._exporter as ExitCapableExporter).exportEncoded!([taken.batch], done);
+          else this._exporter.export(taken.spans!, done);
         } catch (err) {
           diag.errorOnce('bsp-exporter-threw', 'the span exporter threw; the batch is dropped', err);
           done({ code: ExportResultCode.FAILED, error: err as Error });
@@ -154,6 +270,7 @@ export class BatchSpanProcessor implements SpanProcessor {
     });
     const tracked = run.then(() => {
       if (this._exporting === tracked) this._exporting = undefined;
+      return count;
     });
     this._exporting = tracked;
     return tracked;
@@ -165,19 +282,21 @@ export class BatchSpanProcessor implements SpanProcessor {
    * going forever.
    */
   async forceFlush(): Promise<void> {
-    let remaining = this._queue.length;
+    let remaining = this.queueLength;
     if (this._timer !== undefined) {
       clearTimeout(this._timer);
       this._timer = undefined;
     }
     while (this._exporting !== undefined) await this._exporting;
     while (remaining > 0) {
-      const n = Math.min(remaining, this._config.maxExportBatchSize, this._queue.length);
+      const n = Math.min(remaining, this._config.maxExportBatchSize, this.queueLength);
       if (n === 0) break;
-      remaining -= n;
-      await this._exportOneBatch(n);
+      // An encoded batch is taken whole: it may hold spans that ended during the flush, which go out with it.
+      const taken = await this._exportOneBatch(n);
+      if (taken === 0) break;
+      remaining -= taken;
     }
-    if (this._queue.length > 0 && this._timer === undefined && this._shutdown === undefined) this._startTimer();
+    if (this.queueLength > 0 && this._timer === undefined && this._shutdown === undefined) this._startTimer();
     await this._exporter.forceFlush?.();
   }
 
@@ -186,7 +305,7 @@ export class BatchSpanProcessor implements SpanProcessor {
       this._shutdown = (async () => {
         await this.forceFlush();
         // Spans that ended while that flush ran are exported too: after shutdown nothing else will take them.
-        while (this._queue.length > 0) await this._exportOneBatch();
+        while (this.queueLength > 0) if ((await this._exportOneBatch()) === 0) break;
         await this._exporter.shutdown();
       })();
     }
@@ -211,19 +330,22 @@ export class BatchSpanProcessor implements SpanProcessor {
       this._timer = undefined;
     }
     if (this._exporting !== undefined) await withinDeadline(this._exporting, deadline);
-    while (this._queue.length > 0 && Date.now() < deadline && this._exporting === undefined) {
-      const batch = this._queue.slice(0, this._config.maxExportBatchSize);
-      this._queue = this._queue.slice(batch.length);
+    while (this.queueLength > 0 && Date.now() < deadline && this._exporting === undefined) {
+      const taken = this._take(this._config.maxExportBatchSize);
+      const count = taken.count;
+      if (count === 0) break;
       const run = runSuppressed(() => {
-        if (exporter.exportForExit !== undefined) return exporter.exportForExit(batch, deadline - Date.now());
-        return new Promise<ExportResult>((resolve) => exporter.export(batch, resolve));
+        if (taken.batch !== undefined) return exporter.exportEncodedForExit!([taken.batch], deadline - Date.now());
+        const spans = taken.spans!;
+        if (exporter.exportForExit !== undefined) return exporter.exportForExit(spans, deadline - Date.now());
+        return new Promise<ExportResult>((resolve) => exporter.export(spans, resolve));
       }).then(
         (result) => {
-          if (result.code === ExportResultCode.SUCCESS) this.exportedSpans += batch.length;
-          else this.failedSpans += batch.length;
+          if (result.code === ExportResultCode.SUCCESS) this.exportedSpans += count;
+          else this.failedSpans += count;
         },
         () => {
-          this.failedSpans += batch.length;
+          this.failedSpans += count;
         },
       );
       const tracked: Promise<void> = run.then(() => {
@@ -234,16 +356,37 @@ export class BatchSpanProcessor implements SpanProcessor {
     }
   }
 
-  /** Removes and returns everything queued (for the synchronous hand-off when the process exits). */
-  drainQueue(): ReadableSpan[] {
-    const all = this._queue;
+  /**
+   * Removes and returns everything queued, for the synchronous hand-off when the process exits: the encoded
+   * batches (spans that ended since the last turn are encoded now), and the spans, when the exporter takes those.
+   */
+  drainQueue(): { spans: ReadableSpan[]; batches: EncodedSpanBatch[] } {
+    this._encodePending();
+    const spans = this._queue;
+    const batches = this._batches;
     this._queue = [];
+    this._batches = [];
+    this._encodedCount = 0;
     if (this._timer !== undefined) {
       clearTimeout(this._timer);
       this._timer = undefined;
     }
-    return all;
+    return { spans, batches };
   }
+}
+
+/** Whether the exporter gets spans encoded ahead (decided at the first encode pass). */
+const enum Mode {
+  Undecided,
+  Spans,
+  Encoded,
+}
+
+/** What one export sends: an encoded batch, or spans. */
+interface Taken {
+  spans: ReadableSpan[] | undefined;
+  batch: EncodedSpanBatch | undefined;
+  count: number;
 }
 
 /** Waits for `promise` until `deadline` (epoch ms). Resolves true when it settled in time. Never rejects. */

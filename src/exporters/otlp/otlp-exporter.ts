@@ -33,7 +33,14 @@ import { HttpTransport, type TlsMaterial } from './http-transport';
 import type { PartialSuccess } from './response-decoder';
 import { backoffMillis, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry';
 import { encodeTraceRequestJsonBuffer } from './trace-json-encoder';
-import { encodeTraceRequest, encodeTraceRequestPooled } from './trace-protobuf-encoder';
+import {
+  encodeEncodedBatches,
+  encodeEncodedBatchesPooled,
+  encodeTraceRequest,
+  encodeTraceRequestPooled,
+  newEncodedSpanBatch,
+  type EncodedSpanBatch,
+} from './trace-protobuf-encoder';
 import type { Attempt, SendOutcome, Transport } from './transport';
 
 export interface OtlpExporterOptions {
@@ -78,6 +85,16 @@ interface Chunk {
   spanCount: number;
   /** Gives a pooled body back; undefined for a body the chunk owns. */
   release: (() => void) | undefined;
+}
+
+function encodedCount(batches: EncodedSpanBatch[] | undefined): number {
+  let n = 0;
+  if (Array.isArray(batches)) for (let i = 0; i < batches.length; i++) n += batches[i].count;
+  return n;
+}
+
+function releaseBatches(batches: EncodedSpanBatch[] | undefined): void {
+  if (Array.isArray(batches)) for (let i = 0; i < batches.length; i++) batches[i].release();
 }
 
 function success(): ExportResult {
@@ -155,6 +172,38 @@ export class OtlpTraceExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    const count = Array.isArray(spans) ? spans.length : 0;
+    this._export(count, () => this._encode(spans), resultCallback);
+  }
+
+  /** Batches of spans encoded ahead take protobuf only (the JSON encoding is written per request). */
+  newEncodedBatch(): EncodedSpanBatch | undefined {
+    return this._config.protocol === 'http/json' ? undefined : newEncodedSpanBatch(this._maxRequestBytes);
+  }
+
+  exportEncoded(batches: EncodedSpanBatch[], resultCallback: (result: ExportResult) => void): void {
+    this._export(encodedCount(batches), () => this._encodeBatches(batches), resultCallback, batches);
+  }
+
+  exportEncodedForExit(batches: EncodedSpanBatch[], timeoutMillis: number): Promise<ExportResult> {
+    return this._exportForExit(encodedCount(batches), () => this._encodeBatches(batches), timeoutMillis, batches);
+  }
+
+  exportEncodedSync(batches: EncodedSpanBatch[], timeoutMillis: number): ExportResult {
+    const count = encodedCount(batches);
+    return this._exportSync(count, () => this._requestFor(this._encodeBatchesBody(batches, count)), timeoutMillis);
+  }
+
+  /**
+   * What export() and exportEncoded() share: `encode` makes the requests; `batches`, when given, are released
+   * whatever happens (once encoded, or when the export is refused before that).
+   */
+  private _export(
+    count: number,
+    encode: () => Chunk[] | undefined,
+    resultCallback: (result: ExportResult) => void,
+    batches?: EncodedSpanBatch[],
+  ): void {
     let called = false;
     const done = (result: ExportResult): void => {
       if (called) return;
@@ -169,24 +218,27 @@ export class OtlpTraceExporter implements SpanExporter {
     const doneLater = (result: ExportResult): void => process.nextTick(done, result);
     try {
       if (this._shutdown) {
+        releaseBatches(batches);
         doneLater(failed('the OTLP exporter is shut down'));
         return;
       }
-      if (!Array.isArray(spans) || spans.length === 0) {
+      if (count === 0) {
+        releaseBatches(batches);
         doneLater(success());
         return;
       }
       if (this._jobs.size >= this._maxConcurrent) {
-        this.droppedSpans += spans.length;
+        releaseBatches(batches);
+        this.droppedSpans += count;
         diag.warnRateLimited(
           'otlp-busy',
-          `${this._jobs.size} OTLP exports already in flight: dropping a batch of ${spans.length} span(s) ` +
+          `${this._jobs.size} OTLP exports already in flight: dropping a batch of ${count} span(s) ` +
             `(${this.droppedSpans} dropped in all); is the collector at ${this._config.endpoint} slow or down?`,
         );
         doneLater(failed('too many OTLP exports in flight'));
         return;
       }
-      const chunks = this._encode(spans);
+      const chunks = encode();
       if (chunks === undefined) {
         doneLater(failed('the batch could not be encoded'));
         return;
@@ -198,7 +250,8 @@ export class OtlpTraceExporter implements SpanExporter {
     } catch (err) {
       // Nothing above should throw; if it does, the batch is lost but the caller is answered.
       diag.warnRateLimited('otlp-internal', 'OTLP export failed unexpectedly', err);
-      this.droppedSpans += Array.isArray(spans) ? spans.length : 0;
+      releaseBatches(batches);
+      this.droppedSpans += count;
       doneLater(failed(`OTLP export failed: ${(err as Error)?.message}`));
     }
   }
@@ -210,6 +263,15 @@ export class OtlpTraceExporter implements SpanExporter {
    * held the same way, up to the same bound. Never rejects.
    */
   exportForExit(spans: ReadableSpan[], timeoutMillis: number): Promise<ExportResult> {
+    return this._exportForExit(Array.isArray(spans) ? spans.length : 0, () => this._encode(spans), timeoutMillis);
+  }
+
+  private _exportForExit(
+    count: number,
+    encode: () => Chunk[] | undefined,
+    timeoutMillis: number,
+    batches?: EncodedSpanBatch[],
+  ): Promise<ExportResult> {
     return new Promise<ExportResult>((resolve) => {
       try {
         const bound = Number.isFinite(timeoutMillis) && timeoutMillis > 0 ? timeoutMillis : 0;
@@ -217,14 +279,16 @@ export class OtlpTraceExporter implements SpanExporter {
         const deadline = Date.now() + bound;
         for (const job of this._jobs) job.holdUntil(deadline);
         if (this._shutdown) {
+          releaseBatches(batches);
           resolve(failed('the OTLP exporter is shut down'));
           return;
         }
-        if (!Array.isArray(spans) || spans.length === 0) {
+        if (count === 0) {
+          releaseBatches(batches);
           resolve(success());
           return;
         }
-        const chunks = this._encode(spans);
+        const chunks = encode();
         if (chunks === undefined) {
           resolve(failed('the batch could not be encoded'));
           return;
@@ -232,6 +296,7 @@ export class OtlpTraceExporter implements SpanExporter {
         this._startJob(chunks, bound, true, resolve);
       } catch (err) {
         diag.warnRateLimited('otlp-internal', 'OTLP export failed unexpectedly', err);
+        releaseBatches(batches);
         resolve(failed(`OTLP export failed: ${(err as Error)?.message}`));
       }
     });
@@ -246,23 +311,43 @@ export class OtlpTraceExporter implements SpanExporter {
    * warning. Never throws.
    */
   encodeRequest(spans: ReadableSpan[]): EncodedRequest {
-    const grpc = this._config.protocol === 'grpc';
-    let body: Buffer;
+    const count = Array.isArray(spans) ? spans.length : 0;
+    return this._requestFor(
+      this._checkedBody(count, () =>
+        this._config.protocol === 'http/json' ? encodeTraceRequestJsonBuffer(spans) : encodeTraceRequest(spans),
+      ),
+    );
+  }
+
+  /** The body `encode` makes, or an empty one (and a warning) when it fails or is over the size limit. */
+  private _checkedBody(count: number, encode: () => Buffer): Buffer {
     try {
-      body = this._config.protocol === 'http/json' ? encodeTraceRequestJsonBuffer(spans) : encodeTraceRequest(spans);
-      if (body.length > this._maxRequestBytes) {
-        this.droppedSpans += spans.length;
-        diag.warnRateLimited(
-          'otlp-too-large',
-          `an OTLP request of ${spans.length} span(s) is ${body.length} bytes, over the ${this._maxRequestBytes}-byte limit; dropped`,
-        );
-        body = Buffer.alloc(0);
-      }
+      const body = encode();
+      if (body.length <= this._maxRequestBytes) return body;
+      this.droppedSpans += count;
+      diag.warnRateLimited(
+        'otlp-too-large',
+        `an OTLP request of ${count} span(s) is ${body.length} bytes, over the ${this._maxRequestBytes}-byte limit; dropped`,
+      );
     } catch (err) {
       diag.warnRateLimited('otlp-encode', 'cannot encode spans for OTLP; the batch is dropped', err);
-      this.droppedSpans += Array.isArray(spans) ? spans.length : 0;
-      body = Buffer.alloc(0);
+      this.droppedSpans += count;
     }
+    return Buffer.alloc(0);
+  }
+
+  /** encodeRequest's body for batches encoded ahead (which it releases). */
+  private _encodeBatchesBody(batches: EncodedSpanBatch[], count: number): Buffer {
+    try {
+      return this._checkedBody(count, () => encodeEncodedBatches(batches));
+    } finally {
+      releaseBatches(batches);
+    }
+  }
+
+  /** The request for `body`: headers, URL and TLS material for a sender elsewhere (see encodeRequest). */
+  private _requestFor(body: Buffer): EncodedRequest {
+    const grpc = this._config.protocol === 'grpc';
     const out: EncodedRequest = { body, headers: {}, url: this._config.endpoint };
     if (this._tls.ca !== undefined) out.ca = this._tls.ca;
     if (this._tls.cert !== undefined) out.cert = this._tls.cert;
@@ -296,18 +381,23 @@ export class OtlpTraceExporter implements SpanExporter {
    * No retry. Never throws.
    */
   exportSync(spans: ReadableSpan[], timeoutMillis: number): ExportResult {
+    const count = Array.isArray(spans) ? spans.length : 0;
+    return this._exportSync(count, () => this.encodeRequest(spans), timeoutMillis);
+  }
+
+  private _exportSync(count: number, encode: () => EncodedRequest, timeoutMillis: number): ExportResult {
     try {
       if (this._shutdown) return failed('the OTLP exporter is shut down');
-      if (!Array.isArray(spans) || spans.length === 0) return success();
-      const request = this.encodeRequest(spans);
+      if (count === 0) return success();
+      const request = encode();
       if (request.body.length === 0) return failed('the batch could not be encoded');
       const { sendSync } = require('../sync-sender') as typeof import('../sync-sender');
       const result = sendSync(request, timeoutMillis);
       if (result.ok) {
-        this.exportedSpans += spans.length;
+        this.exportedSpans += count;
         return success();
       }
-      this.droppedSpans += spans.length;
+      this.droppedSpans += count;
       return failed(result.status === -2 ? 'the final export at exit timed out' : `the final export at exit failed (${result.status})`);
     } catch (err) {
       return failed(`the final export at exit failed: ${(err as Error)?.message}`);
@@ -361,6 +451,33 @@ export class OtlpTraceExporter implements SpanExporter {
         const pooled = encodeTraceRequestPooled(spans);
         return { body: pooled.bytes, spanCount: spans.length, release: () => pooled.release() };
       }
+    }
+  }
+
+  /**
+   * Batches encoded ahead, as one request (they keep within the size limit; several at once, at the end of the
+   * process, could go over it, and are then dropped with a warning). Releases the batches.
+   */
+  private _encodeBatches(batches: EncodedSpanBatch[]): Chunk[] | undefined {
+    const count = encodedCount(batches);
+    try {
+      const pooled = encodeEncodedBatchesPooled(batches);
+      if (pooled.bytes.length > this._maxRequestBytes) {
+        pooled.release();
+        this.droppedSpans += count;
+        diag.warnRateLimited(
+          'otlp-too-large',
+          `an OTLP request of ${count} span(s) is over the ${this._maxRequestBytes}-byte limit; dropped`,
+        );
+        return undefined;
+      }
+      return [{ body: pooled.bytes, spanCount: count, release: () => pooled.release() }];
+    } catch (err) {
+      this.droppedSpans += count;
+      diag.warnRateLimited('otlp-encode', 'cannot encode spans for OTLP; the batch is dropped', err);
+      return undefined;
+    } finally {
+      releaseBatches(batches);
     }
   }
 

@@ -1,0 +1,175 @@
+/**
+ * Spans encoded ahead of their export (EncodedSpanBatch, trace-protobuf-encoder.ts), and the batch processor's
+ * use of them with the OTLP exporter: the request they make is the one encodeTraceRequest makes from the span
+ * objects (checked by decoding both with the official proto definitions), batches keep within their byte
+ * budget, and the processor sends what it encoded to a real receiver, with no span object kept.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AddResult,
+  encodeEncodedBatches,
+  encodeTraceRequest,
+  newEncodedSpanBatch,
+  EncodedSpanBatch,
+} from '../../src/exporters/otlp/trace-protobuf-encoder';
+import { OtlpTraceExporter } from '../../src/exporters/otlp';
+import { BatchSpanProcessor } from '../../src/processors/batch-span-processor';
+import { Resource } from '../../src/resource/resource';
+import { TracerProvider } from '../../src/trace/tracer';
+import type { ReadableSpan } from '../../src/trace/span';
+import { decodeRequest } from './helpers/otlp-proto';
+import { HttpReceiver } from './helpers/receivers';
+import { makeProvider } from './helpers/spans';
+import { otlpConfig } from './helpers/exporting';
+import { expectedRequest } from './expected';
+
+/** Spans of two resources and three scopes, interleaved as an application's would be. */
+async function mixedSpans(n: number): Promise<ReadableSpan[]> {
+  const a = makeProvider({ resource: new Resource({ 'service.name': 'a' }, 'https://example.com/schema-a') });
+  const b = makeProvider({ resource: new Resource({ 'service.name': 'b' }) });
+  const tracers = [a.provider.getTracer('http', '1.0'), a.provider.getTracer('pg'), b.provider.getTracer('http', '1.0')];
+  for (let i = 0; i < n; i++) {
+    const s = tracers[i % 3].startSpan(`span-${i}`, { attributes: { 'url.path': `/items/${i}`, 'http.request.method': 'GET', n: i } });
+    s.end();
+  }
+  const spans = [...(await a.finished()), ...(await b.finished())];
+  // Back in the order they ended.
+  return spans.sort((x, y) => Number(x.name.slice(5)) - Number(y.name.slice(5)));
+}
+
+describe('EncodedSpanBatch', () => {
+  it('makes the same request as encodeTraceRequest, from one batch or several', async () => {
+    const spans = await mixedSpans(30);
+    // encodeTraceRequest's grouping is checked against the definitions in protobuf-encoder.test.ts.
+    const expected = decodeRequest(encodeTraceRequest(spans));
+    expect(expected.resourceSpans).toHaveLength(2);
+
+    const one = newEncodedSpanBatch(20 * 1024 * 1024);
+    for (const s of spans) expect(one.add(s)).toBe(AddResult.Added);
+    expect(one.count).toBe(30);
+    expect(decodeRequest(encodeEncodedBatches([one]))).toEqual(expected);
+
+    // Split over three batches: groups of the same resource and scope are merged, in first-seen order.
+    const parts = [newEncodedSpanBatch(1 << 20), newEncodedSpanBatch(1 << 20), newEncodedSpanBatch(1 << 20)];
+    spans.forEach((s, i) => parts[Math.floor(i / 10)].add(s));
+    expect(decodeRequest(encodeEncodedBatches(parts))).toEqual(expected);
+  });
+
+  it('is empty again after release, and its buffers serve the next batch', async () => {
+    const spans = await mixedSpans(6);
+    const first = newEncodedSpanBatch(1 << 20);
+    for (const s of spans) first.add(s);
+    first.release();
+    expect(first.count).toBe(0);
+    expect(first.byteLength).toBe(0);
+    expect(decodeRequest(encodeEncodedBatches([first]))).toEqual({ resourceSpans: [] });
+    const second = newEncodedSpanBatch(1 << 20);
+    for (const s of spans.slice(0, 2)) second.add(s);
+    expect(decodeRequest(encodeEncodedBatches([second]))).toEqual(decodeRequest(encodeTraceRequest(spans.slice(0, 2))));
+  });
+
+  it('keeps within its byte budget: a span that would overflow it is refused (Full), one alone over it fails', async () => {
+    const { provider, finished } = makeProvider();
+    const tracer = provider.getTracer('big');
+    for (let i = 0; i < 3; i++) tracer.startSpan(`s${i}`, { attributes: { payload: 'x'.repeat(600) } }).end();
+    tracer.startSpan('huge', { attributes: { payload: 'y'.repeat(5000) } }).end();
+    const [s0, s1, s2, huge] = await finished();
+    const batch = new EncodedSpanBatch(1500);
+    expect(batch.add(s0)).toBe(AddResult.Added);
+    expect(batch.add(s1)).toBe(AddResult.Added);
+    const before = batch.byteLength;
+    expect(batch.add(s2)).toBe(AddResult.Full);
+    expect(batch.count).toBe(2);
+    expect(batch.byteLength).toBe(before);
+    expect(batch.add(huge)).toBe(AddResult.Failed);
+    // Nothing of the refused spans was left in the batch.
+    expect(decodeRequest(encodeEncodedBatches([batch]))).toEqual(expectedRequest([s0, s1]));
+    const fresh = new EncodedSpanBatch(1500);
+    expect(fresh.add(huge)).toBe(AddResult.Failed);
+    expect(fresh.count).toBe(0);
+  });
+
+  it('refuses a span that cannot be encoded and stays usable', async () => {
+    const spans = await mixedSpans(2);
+    const broken = Object.create(spans[0], { spanContext: { value: () => { throw new Error('bad span'); } } });
+    const batch = newEncodedSpanBatch(1 << 20);
+    expect(batch.add(spans[0])).toBe(AddResult.Added);
+    expect(batch.add(broken)).toBe(AddResult.Failed);
+    expect(batch.add(spans[1])).toBe(AddResult.Added);
+    expect(decodeRequest(encodeEncodedBatches([batch]))).toEqual(decodeRequest(encodeTraceRequest(spans)));
+  });
+});
+
+describe('the batch processor with an exporter that takes encoded spans', () => {
+  let receiver: HttpReceiver | undefined;
+  afterEach(async () => {
+    await receiver?.close();
+    receiver = undefined;
+  });
+
+  it('encodes spans at the end of the turn they ended in, keeps none of them, and exports them in full batches', async () => {
+    receiver = new HttpReceiver();
+    await receiver.start();
+    const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: receiver.url }));
+    const bsp = new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 8, scheduleDelayMillis: 60_000, exportTimeoutMillis: 5000 });
+    const provider = new TracerProvider({ resource: new Resource({ 'service.name': 'ahead' }), processors: [bsp] });
+    const tracers = [provider.getTracer('one'), provider.getTracer('two', '2.0')];
+    const ended: ReadableSpan[] = [];
+    for (let i = 0; i < 20; i++) {
+      const s = tracers[i % 2].startSpan(`span-${i}`, { attributes: { i } });
+      s.end();
+      ended.push(s as unknown as ReadableSpan);
+    }
+    expect(bsp.queueLength).toBe(20);
+    await new Promise((r) => setImmediate(r));
+    // The turn is over: what is queued is bytes; the processor holds no span object.
+    expect((bsp as any)._queue).toHaveLength(0);
+    expect((bsp as any)._mode).toBe(2);
+    await provider.forceFlush();
+    expect(bsp.queueLength).toBe(0);
+    expect(bsp.exportedSpans).toBe(20);
+    // Two full batches of 8 went on their own, the last 4 with the flush: three requests, every span once.
+    expect(receiver.requests).toHaveLength(3);
+    const received = receiver.requests.flatMap((r) => decodeRequest(r.body).resourceSpans);
+    const names = received.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans.map((s: any) => s.name)));
+    expect(names.sort()).toEqual(ended.map((s) => s.name).sort());
+    expect(decodeRequest(receiver.requests[0].body)).toEqual(decodeRequest(encodeTraceRequest(ended.slice(0, 8))));
+    await provider.shutdown();
+  });
+
+  it('gives http/json exporters the spans themselves', async () => {
+    receiver = new HttpReceiver();
+    await receiver.start();
+    const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: receiver.url, protocol: 'http/json' }));
+    const bsp = new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 512, scheduleDelayMillis: 60_000, exportTimeoutMillis: 5000 });
+    const provider = new TracerProvider({ resource: new Resource({ 'service.name': 'json' }), processors: [bsp] });
+    provider.getTracer('t').startSpan('only').end();
+    await new Promise((r) => setImmediate(r));
+    expect((bsp as any)._mode).toBe(1);
+    expect((bsp as any)._queue).toHaveLength(1);
+    await provider.forceFlush();
+    expect(receiver.requests).toHaveLength(1);
+    expect(JSON.parse(receiver.requests[0].body.toString('utf8')).resourceSpans[0].scopeSpans[0].spans[0].name).toBe('only');
+    await provider.shutdown();
+  });
+
+  it('hands what is queued to the exit hand-off as encoded batches, with the spans of the last turn encoded', async () => {
+    const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: 'http://127.0.0.1:1/v1/traces' }));
+    const bsp = new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 4, scheduleDelayMillis: 60_000, exportTimeoutMillis: 5000 });
+    const provider = new TracerProvider({ resource: new Resource({ 'service.name': 'exit' }), processors: [bsp] });
+    const tracer = provider.getTracer('t');
+    for (let i = 0; i < 3; i++) tracer.startSpan(`early-${i}`).end();
+    await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 3; i++) tracer.startSpan(`late-${i}`).end(); // still spans: their turn is not over
+    const { spans, batches } = bsp.drainQueue();
+    expect(spans).toHaveLength(0);
+    expect(batches.map((b) => b.count)).toEqual([4, 2]);
+    expect(bsp.queueLength).toBe(0);
+    const names = flattenNames(decodeRequest(encodeEncodedBatches(batches)));
+    expect(names).toEqual(['early-0', 'early-1', 'early-2', 'late-0', 'late-1', 'late-2']);
+  });
+});
+
+function flattenNames(decoded: any): string[] {
+  return decoded.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans.map((s: any) => s.name)));
+}
