@@ -20,6 +20,8 @@ export interface ServerSpanEntry {
   ended: boolean;
   /** The framework's state for this request (express: its RequestState), undefined until it makes one. */
   framework: unknown;
+  /** The listener Node.js itself put on the response's `finish` (see the http instrumentation's emit). */
+  nodeFinishListener: unknown;
 }
 
 const byRequest = new InFlight<ServerSpanEntry>();
