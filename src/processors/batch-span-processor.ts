@@ -90,7 +90,12 @@ export class BatchSpanProcessor implements SpanProcessor {
     this._encodeScheduled = true;
     setImmediate(() => {
       this._encodeScheduled = false;
-      this._encodePending();
+      try {
+        this._encodePending();
+      } catch (err) {
+        // Nothing in it should throw; if something does, the spans wait for the next export, as spans.
+        diag.errorOnce('bsp-encode-pass', 'encoding ended spans ahead of their export failed', err);
+      }
     }).unref();
   }
 
