@@ -119,11 +119,11 @@ export class PooledRequestBody {
   }
 }
 
-/** Encodes a batch into a pooled writer (no allocation once the pool is warm). */
-export function encodeTraceRequestPooled(spans: readonly ReadableSpan[]): PooledRequestBody {
+/** What `write` writes for `input`, in a pooled writer (no allocation once the pool is warm). */
+function encodePooled<T>(write: (w: ProtobufWriter, input: T) => void, input: T): PooledRequestBody {
   const w = acquireWriter();
   try {
-    writeRequest(w, spans);
+    write(w, input);
   } catch (err) {
     releaseWriter(w);
     throw err;
@@ -131,15 +131,25 @@ export function encodeTraceRequestPooled(spans: readonly ReadableSpan[]): Pooled
   return new PooledRequestBody(w, w.buf.subarray(0, w.pos));
 }
 
-/** Encodes a batch as one `ExportTraceServiceRequest`. Returns a Buffer the caller owns. */
-export function encodeTraceRequest(spans: readonly ReadableSpan[]): Buffer {
+/** What `write` writes for `input`, in a Buffer the caller owns. */
+function encodeOwned<T>(write: (w: ProtobufWriter, input: T) => void, input: T): Buffer {
   const w = acquireWriter();
   try {
-    writeRequest(w, spans);
+    write(w, input);
     return w.finish();
   } finally {
     releaseWriter(w);
   }
+}
+
+/** Encodes a batch into a pooled writer (no allocation once the pool is warm). */
+export function encodeTraceRequestPooled(spans: readonly ReadableSpan[]): PooledRequestBody {
+  return encodePooled(writeRequest, spans);
+}
+
+/** Encodes a batch as one `ExportTraceServiceRequest`. Returns a Buffer the caller owns. */
+export function encodeTraceRequest(spans: readonly ReadableSpan[]): Buffer {
+  return encodeOwned(writeRequest, spans);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -261,25 +271,12 @@ export function newEncodedSpanBatch(maxRequestBytes: number): EncodedSpanBatch {
  * they are.
  */
 export function encodeEncodedBatchesPooled(batches: readonly EncodedSpanBatch[]): PooledRequestBody {
-  const w = acquireWriter();
-  try {
-    writeEncodedRequest(w, batches);
-  } catch (err) {
-    releaseWriter(w);
-    throw err;
-  }
-  return new PooledRequestBody(w, w.buf.subarray(0, w.pos));
+  return encodePooled(writeEncodedRequest, batches);
 }
 
 /** encodeEncodedBatchesPooled, into a Buffer the caller owns. */
 export function encodeEncodedBatches(batches: readonly EncodedSpanBatch[]): Buffer {
-  const w = acquireWriter();
-  try {
-    writeEncodedRequest(w, batches);
-    return w.finish();
-  } finally {
-    releaseWriter(w);
-  }
+  return encodeOwned(writeEncodedRequest, batches);
 }
 
 function writeEncodedRequest(w: ProtobufWriter, batches: readonly EncodedSpanBatch[]): void {
