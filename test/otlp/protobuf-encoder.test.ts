@@ -317,6 +317,24 @@ describe('ProtobufWriter', () => {
     );
   });
 
+  it('writes ids from hex of either case as Buffer decodes them, and an all-zero id from hex of the wrong length', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(8, 16), fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.boolean(), (n, bytes, upper) => {
+        const id = Buffer.from(bytes.subarray(0, n));
+        const hex = upper ? id.toString('hex').toUpperCase() : id.toString('hex');
+        const w = new ProtobufWriter(4);
+        w.hexField(0x0a, hex, n);
+        w.hexField(0x12, hex.slice(1), n);
+        const buf = w.finish();
+        expect([...buf.subarray(0, 2)]).toEqual([0x0a, n]);
+        expect(buf.subarray(2, 2 + n).equals(id)).toBe(true);
+        expect([...buf.subarray(2 + n, 4 + n)]).toEqual([0x12, n]);
+        expect(buf.subarray(4 + n).equals(Buffer.alloc(n))).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('writes UTF-8 as Buffer does, for short and long strings', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => {

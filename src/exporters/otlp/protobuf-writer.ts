@@ -56,10 +56,16 @@ const MAX_CACHED_STRING_LENGTH = 100;
 
 export class ProtobufWriter {
   buf: Buffer;
+  /**
+   * A view of `buf` for multi-byte stores: one 32-bit store instead of four byte stores, which on the machines
+   * measured cost 2–5 ns each in optimised code (the typed array's data pointer is reloaded for every store).
+   */
+  view: DataView;
   pos = 0;
 
   constructor(initialSize = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(initialSize);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   }
 
   reset(): void {
@@ -78,6 +84,7 @@ export class ProtobufWriter {
     // TypedArray#set is a plain memcpy; Buffer#copy is several times slower on large ranges in Node 20.
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.length);
   }
 
   /** A copy of what was written (the writer's buffer is reused by the next encode). */
@@ -154,45 +161,32 @@ export class ProtobufWriter {
   /** Field `tag` (fixed32 wire type). */
   fixed32Field(tag: number, value: number): void {
     this.ensure(5);
-    const buf = this.buf;
-    let pos = this.pos;
-    buf[pos++] = tag;
-    buf[pos++] = value & 0xff;
-    buf[pos++] = (value >>> 8) & 0xff;
-    buf[pos++] = (value >>> 16) & 0xff;
-    buf[pos++] = (value >>> 24) & 0xff;
-    this.pos = pos;
+    const pos = this.pos;
+    this.buf[pos] = tag;
+    this.view.setUint32(pos + 1, value >>> 0, true);
+    this.pos = pos + 5;
   }
 
   /** `Span.flags`, field 16, fixed32: its tag (133) takes two varint bytes. */
   fixed32Field16(value: number): void {
     this.ensure(6);
     const buf = this.buf;
-    let pos = this.pos;
-    buf[pos++] = 0x85;
-    buf[pos++] = 0x01;
-    buf[pos++] = value & 0xff;
-    buf[pos++] = (value >>> 8) & 0xff;
-    buf[pos++] = (value >>> 16) & 0xff;
-    buf[pos++] = (value >>> 24) & 0xff;
-    this.pos = pos;
+    const pos = this.pos;
+    buf[pos] = 0x85;
+    buf[pos + 1] = 0x01;
+    this.view.setUint32(pos + 2, value >>> 0, true);
+    this.pos = pos + 6;
   }
 
   /** Field `tag` (fixed64 wire type) from two unsigned 32-bit halves. */
   fixed64Field(tag: number, lo: number, hi: number): void {
     this.ensure(9);
-    const buf = this.buf;
-    let pos = this.pos;
-    buf[pos++] = tag;
-    buf[pos++] = lo & 0xff;
-    buf[pos++] = (lo >>> 8) & 0xff;
-    buf[pos++] = (lo >>> 16) & 0xff;
-    buf[pos++] = (lo >>> 24) & 0xff;
-    buf[pos++] = hi & 0xff;
-    buf[pos++] = (hi >>> 8) & 0xff;
-    buf[pos++] = (hi >>> 16) & 0xff;
-    buf[pos++] = (hi >>> 24) & 0xff;
-    this.pos = pos;
+    const pos = this.pos;
+    const view = this.view;
+    this.buf[pos] = tag;
+    view.setUint32(pos + 1, lo >>> 0, true);
+    view.setUint32(pos + 5, hi >>> 0, true);
+    this.pos = pos + 9;
   }
 
   /**
@@ -201,16 +195,16 @@ export class ProtobufWriter {
    * is built from 16-bit pieces whose partial products all stay below 2^53.
    */
   epochNanosField(tag: number, seconds: number, nanos: number): void {
-    const sLo = seconds % 0x10000;
-    const sHi = (seconds - sLo) / 0x10000; // < 2^19 below 2^64 ns
+    // Math.floor of a quotient by a power of two is exact and compiles to one instruction; `%` on doubles is a
+    // call into C (fmod), and this runs twice per span.
+    const sHi = Math.floor(seconds / 0x10000); // < 2^19 below 2^64 ns
+    const sLo = seconds - sHi * 0x10000;
     const high = sHi * 1e9; // < 2^49: contributes high * 2^16
     const low = sLo * 1e9 + nanos; // < 2^47
-    const highLow16 = high % 0x10000;
-    const highUpper = (high - highLow16) / 0x10000; // < 2^33: contributes highUpper * 2^32
-    const sum = highLow16 * 0x10000 + low; // < 2^48
-    const lo = sum % TWO_POW_32;
-    const hi = highUpper + (sum - lo) / TWO_POW_32;
-    this.fixed64Field(tag, lo, hi);
+    const highUpper = Math.floor(high / 0x10000); // < 2^33: contributes highUpper * 2^32
+    const sum = (high - highUpper * 0x10000) * 0x10000 + low; // < 2^48
+    const carry = Math.floor(sum / TWO_POW_32);
+    this.fixed64Field(tag, sum - carry * TWO_POW_32, highUpper + carry);
   }
 
   /** Field `tag` (fixed64 wire type) with a double. */
@@ -277,7 +271,9 @@ export class ProtobufWriter {
     this.ensure(n);
     const buf = this.buf;
     let pos = this.pos;
-    if (n > 64) {
+    // TypedArray#set costs about 40 ns whatever the length; a byte loop 2–5 ns a byte (measured, Node 20): the
+    // loop only wins for the shortest copies. Cached attributes are mostly 20–60 bytes.
+    if (n > 12) {
       buf.set(bytes, pos);
       this.pos = pos + n;
       return;
@@ -304,6 +300,7 @@ export class ProtobufWriter {
   /**
    * Field `tag` (length-delimited) with `byteLength` bytes decoded from the hex string `hex` (trace and span ids),
    * without allocating. A string of the wrong length gives an all-zero id, which receivers treat as invalid.
+   * `byteLength` is a multiple of 4 (ids are 8 and 16 bytes).
    */
   hexField(tag: number, hex: string, byteLength: number): void {
     this.ensure(byteLength + 2);
@@ -312,10 +309,20 @@ export class ProtobufWriter {
     buf[pos++] = tag;
     buf[pos++] = byteLength;
     if (hex.length === byteLength * 2) {
-      for (let i = 0; i < byteLength; i++) {
-        const a = hex.charCodeAt(2 * i);
-        const b = hex.charCodeAt(2 * i + 1);
-        buf[pos++] = (HEX_VALUE[a & 0x7f] << 4) | HEX_VALUE[b & 0x7f];
+      // Eight hex digits to one big-endian 32-bit store: a third faster than a store per byte.
+      const view = this.view;
+      for (let i = 0; i < hex.length; i += 8, pos += 4) {
+        view.setInt32(
+          pos,
+          (HEX_VALUE[hex.charCodeAt(i) & 0x7f] << 28) |
+            (HEX_VALUE[hex.charCodeAt(i + 1) & 0x7f] << 24) |
+            (HEX_VALUE[hex.charCodeAt(i + 2) & 0x7f] << 20) |
+            (HEX_VALUE[hex.charCodeAt(i + 3) & 0x7f] << 16) |
+            (HEX_VALUE[hex.charCodeAt(i + 4) & 0x7f] << 12) |
+            (HEX_VALUE[hex.charCodeAt(i + 5) & 0x7f] << 8) |
+            (HEX_VALUE[hex.charCodeAt(i + 6) & 0x7f] << 4) |
+            HEX_VALUE[hex.charCodeAt(i + 7) & 0x7f],
+        );
       }
     } else {
       buf.fill(0, pos, pos + byteLength);
