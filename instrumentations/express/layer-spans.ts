@@ -167,6 +167,9 @@ export function noteError(state: RequestState, err: unknown, ls: LayerSpan | und
   if (isNew) {
     state.lastError = err;
     state.errorType = exceptionType(err) ?? '_OTHER';
+    // http-spans.md, error.type: the server span takes the exception type if the response turns out a 5xx
+    // (a handled error answered with a 4xx is the client's); the http instrumentation decides at the end.
+    if (state.entry !== undefined) state.entry.errorType = state.errorType;
   }
   if (ls !== undefined && !ls.ended) {
     if (isNew) ls.span.recordException(err);
@@ -252,13 +255,19 @@ function dispatchRoute(state: RequestState, layer: any, info: LayerInfo, req: an
   const segment = info.elements === undefined ? info.segment : info.elementMatching(layer, routePathOf(req), true);
   const route = info.routeAt(prefixOf(state), segment);
   state.route = route;
-  if (res != null && res.headersSent === true) return;
+  if (headersSent(state, res)) return;
   setHttpRoute(req, route);
   for (let f = state.frame; f !== undefined; f = f.parentFrame) {
     if (f.ended) continue;
     f.span.updateName(info.routerName);
     f.span.setAttribute('http.route', route);
   }
+}
+
+/** res.headersSent, from the http instrumentation's record when there is one (reading it costs; see there). */
+function headersSent(state: RequestState, res: any): boolean {
+  const entry = state.entry;
+  return entry !== undefined ? entry.headWritten : res != null && res.headersSent === true;
 }
 
 function mountSegment(state: RequestState, layer: any, info: LayerInfo, req: any): string {
@@ -321,17 +330,11 @@ export function enterLayer(layer: any, req: any, res: any, errorHandling: boolea
   }
 }
 
-/** The response is being sent: every open layer span of the request ends, and the server span gets error.type. */
-export function responseEnding(state: RequestState, statusCode: unknown): void {
+/** The response is being sent: every open layer span of the request ends. */
+export function responseEnding(state: RequestState): void {
   const open = state.open;
   for (let i = open.length - 1; i >= 0; i--) {
     const ls = open[i];
     if (!ls.ended) endLayerSpan(ls);
-  }
-  // http-spans.md, error.type: the exception type when the status code says the request failed (5xx on a
-  // server). A handled error answered with a 4xx is the client's, and the server span stays without it.
-  const entry = state.entry;
-  if (state.errorType !== undefined && entry !== undefined && !entry.ended && typeof statusCode === 'number' && statusCode >= 500) {
-    entry.span.setAttribute('error.type', state.errorType);
   }
 }

@@ -20,7 +20,8 @@ import type { ModuleInfo, Patcher } from '../../src/instrumentation/types';
 import { unwrapMethod, wrapMethod } from '../../src/instrumentation/wrap';
 import { isRouterHandle, usePathArgument } from './attributes';
 import { LayerInfo, LayerKind, setLayerInfo } from './layer-info';
-import { enterLayer, errorReached, layerReturnedAfterResponse, LayerSpan, nextAfterLayer, responseEnding, stateOf } from './layer-spans';
+import { serverSpanOfResponse } from '../../src/instrumentation/http-server-spans';
+import { enterLayer, errorReached, layerReturnedAfterResponse, LayerSpan, nextAfterLayer, type RequestState, responseEnding, stateOf } from './layer-spans';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -166,10 +167,12 @@ function makeLazyrouter(original: AnyFunction) {
 function makeEnd(original: AnyFunction) {
   return function end(this: any): unknown {
     if (runtime.tracingEnabled) {
-      const state = stateOf(this.req);
+      // From the response itself when the http instrumentation has it: `this.req` is a runtime lookup here.
+      const entry = serverSpanOfResponse(this);
+      const state = entry !== undefined ? (entry.framework as RequestState | undefined) : stateOf(this.req);
       if (state !== undefined) {
         try {
-          responseEnding(state, this.statusCode);
+          responseEnding(state);
         } catch (err) {
           reportInstrumentationError('express', 'ending layer spans with the response', err);
         }

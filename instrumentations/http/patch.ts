@@ -16,7 +16,7 @@ import type { Context, Span } from '../../src/api/types';
 import { SpanKind } from '../../src/api/types';
 import { isTracingSuppressed, ROOT_CONTEXT, setSpan, suppressTracing } from '../../src/context/context';
 import { contextManager } from '../../src/context/global';
-import { registerServerSpan, releaseServerSpan, serverSpanOf, type ServerSpanEntry } from '../../src/instrumentation/http-server-spans';
+import { registerServerSpan, releaseServerSpan, serverSpanOf, serverSpanOfResponse, type ServerSpanEntry } from '../../src/instrumentation/http-server-spans';
 import { InFlight } from '../../src/instrumentation/in-flight';
 import * as runtime from '../../src/instrumentation/runtime';
 import { getConfig, getPropagator, reportInstrumentationError, tracerGetter } from '../../src/instrumentation/runtime';
@@ -113,27 +113,54 @@ function startServerSpan(req: any, res: any, scheme: 'http' | 'https'): Context 
     ended: false,
     framework: undefined,
     nodeFinishListener: typeof finish === 'function' ? finish : undefined,
+    request: req,
+    headWritten: false,
+    statusCode: undefined,
+    errorType: undefined,
   };
-  registerServerSpan(req, entry);
+  registerServerSpan(req, res, entry);
   return context;
+}
+
+/**
+ * The response's head is written (every response's is, through here: Node's own implicit head calls writeHead
+ * too): the status code and the fact are kept on the entry, so that nobody reads them back from the response
+ * (see http-server-spans.ts for why that is dear in express applications).
+ */
+function makeWriteHead(original: (...args: any[]) => unknown) {
+  return function writeHead(this: unknown, statusCode: unknown): unknown {
+    const result = original.apply(this, arguments as any);
+    const entry = serverSpanOfResponse(this as object);
+    if (entry !== undefined) {
+      entry.headWritten = true;
+      // Node validated it (an integer from 100 to 999) or it would have thrown.
+      entry.statusCode = typeof statusCode === 'number' ? statusCode | 0 : undefined;
+    }
+    return result;
+  };
 }
 
 function endServerSpan(entry: ServerSpanEntry, res: any, event: string): void {
   entry.ended = true;
   const span = entry.span;
-  const status = res.statusCode;
-  if (event === 'finish' || res.headersSent) {
+  if (event === 'finish' || entry.headWritten || res.headersSent) {
+    const status = entry.statusCode !== undefined ? entry.statusCode : res.statusCode;
     if (typeof status === 'number') {
       span.setAttribute('http.response.status_code', status);
       if (isServerError(status)) {
-        // error.type on the span, as http-spans.md asks (the OpenTelemetry JS agent sets it on the metric only).
-        if ((span as any).attributes?.['error.type'] === undefined) span.setAttribute('error.type', String(status));
+        // error.type on the span, as http-spans.md asks (the OpenTelemetry JS agent sets it on the metric only):
+        // the type of the error a framework handled with this response, else the status code.
+        if ((span as any).attributes?.['error.type'] === undefined) span.setAttribute('error.type', entry.errorType ?? String(status));
         span.setStatus({ code: 2 });
       }
     }
-    // An explicit Content-Length, else the length Node computed for a body given whole to end().
-    const length = res.getHeader('content-length');
-    const n = length !== undefined ? Number(length) : res._contentLength;
+    // The length Node computed for a body given whole to end() (what express's send does), else an explicit
+    // Content-Length: the first is one property read where the second is two.
+    let n = res._contentLength;
+    if (typeof n !== 'number') {
+      const length = res.getHeader('content-length');
+      n = length !== undefined ? Number(length) : undefined;
+    }
     if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) span.setAttribute('http.response.body.size', n);
     const captured = getConfig().http.serverResponseHeaders;
     for (let i = 0; i < captured.length; i++) {
@@ -171,10 +198,12 @@ function makeServerEmit(original: (...args: any[]) => boolean, scheme: 'http' | 
  * (several listeners, an emitter without `_events`) runs in the context as usual.
  */
 function needsNoContext(emitter: any, event: string | symbol, nodeListener?: unknown): boolean {
-  const n = emitter.listenerCount(event);
-  if (n === 0) return true;
-  if (n !== 1) return false;
-  const listener = emitter._events?.[event];
+  // One read of the emitter (EventEmitter keeps a lone listener as the function, several as an array), not
+  // listenerCount(), which is two: each a runtime lookup on an express request or response.
+  const events = emitter._events;
+  if (events == null || typeof events !== 'object') return false;
+  const listener = events[event];
+  if (listener === undefined) return true;
   if (typeof listener !== 'function') return false;
   // The response's own: recognised by identity. A bound function's name is computed on every read ("bound " +
   // the target's name, a new string compared character by character): that was 2 µs a request on the work route.
@@ -186,9 +215,7 @@ function needsNoContext(emitter: any, event: string | symbol, nodeListener?: unk
 /** ServerResponse#emit: listeners in the span's context; the span ends on finish or close. */
 function makeResponseEmit(original: (...args: any[]) => boolean) {
   return function emit(this: any, event: string | symbol): boolean {
-    // Node sets res.req on every ServerResponse it makes (since 15.7).
-    const req = this.req;
-    const entry = req != null && typeof req === 'object' ? serverSpanOf(req) : undefined;
+    const entry = serverSpanOfResponse(this);
     if (entry === undefined) return original.apply(this, arguments as any);
     if ((event === 'finish' || event === 'close') && !entry.ended) {
       try {
@@ -202,7 +229,7 @@ function makeResponseEmit(original: (...args: any[]) => boolean) {
       try {
         return needsNoContext(this, event, entry.nodeFinishListener) ? original.apply(this, arguments as any) : (contextManager.run(entry.context, original, this, arguments) as boolean);
       } finally {
-        releaseServerSpan(req);
+        releaseServerSpan(entry.request, this);
       }
     }
     if (needsNoContext(this, event, entry.nodeFinishListener)) return original.apply(this, arguments as any);
@@ -358,12 +385,14 @@ function makeGet(exportsObject: any) {
 function patchShared(http: any): void {
   wrapMethod(http.IncomingMessage?.prototype, 'emit', makeIncomingEmit);
   wrapMethod(http.ServerResponse?.prototype, 'emit', makeResponseEmit);
+  wrapMethod(http.ServerResponse?.prototype, 'writeHead', makeWriteHead);
   wrapMethod(http.ClientRequest?.prototype, 'emit', makeClientRequestEmit);
 }
 
 function unpatchShared(http: any): void {
   unwrapMethod(http.IncomingMessage?.prototype, 'emit');
   unwrapMethod(http.ServerResponse?.prototype, 'emit');
+  unwrapMethod(http.ServerResponse?.prototype, 'writeHead');
   unwrapMethod(http.ClientRequest?.prototype, 'emit');
 }
 

@@ -47,7 +47,19 @@ describe.each([4, 5] as const)('express %i patched in process', (major) => {
       // What the http instrumentation does for each request.
       const span = provider.getTracer('server').start('GET', SpanKind.SERVER, ROOT_CONTEXT);
       const context = setSpan(ROOT_CONTEXT, span);
-      registerServerSpan(req, { span, context, method: 'GET', route: undefined, ended: false });
+      registerServerSpan(req, res, {
+        span,
+        context,
+        method: 'GET',
+        route: undefined,
+        ended: false,
+        framework: undefined,
+        nodeFinishListener: undefined,
+        request: req,
+        headWritten: false,
+        statusCode: undefined,
+        errorType: undefined,
+      });
       res.on('finish', () => span.end());
       contextManager.run(context, app, undefined, [req, res]);
     });

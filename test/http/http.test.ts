@@ -133,6 +133,13 @@ for (const variant of ['app.js', 'app.mjs']) {
       expect(server.attributes['error.type']).toBe('503');
       expect(server.status.code).toBe(2);
 
+      const streamed = await traced('/streamed', 1);
+      expect(streamed.response.body).toBe('abcdef');
+      const s201 = streamed.spans.find((s) => s.kind === SERVER)!;
+      expect(s201.attributes['http.response.status_code']).toBe(201);
+      expect(s201.attributes['http.response.body.size']).toBe(6);
+      expect(s201.status.code).toBe(0);
+
       const teapot = await traced('/teapot', 1);
       const s418 = teapot.spans.find((s) => s.kind === SERVER)!;
       expect(s418.status.code).toBe(0);
