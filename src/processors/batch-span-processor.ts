@@ -25,9 +25,17 @@ import { AddResult, type EncodedSpanBatch } from '../exporters/otlp/trace-protob
 import type { SpanProcessor } from './types';
 import { runSuppressed } from '../context/suppressed';
 
+/**
+ * Spans that wait as objects before an encode pass turns them into bytes. Encoding spans as they end keeps span
+ * objects from surviving young-generation collections (see EncodedSpanBatch), but a pass per turn of the event
+ * loop costs an immediate per turn: under load that was one or two requests' spans a pass. A few dozen spans
+ * live a few milliseconds under load, less than the time between collections.
+ */
+const ENCODE_AHEAD_SPANS = 32;
+
 export class BatchSpanProcessor implements SpanProcessor {
   private readonly _config: BatchConfig;
-  /** Spans not encoded (all of them, unless spans are encoded ahead: then those that ended this turn). */
+  /** Spans not encoded (all of them, unless spans are encoded ahead: then fewer than ENCODE_AHEAD_SPANS, or those of this turn). */
   private _queue: ReadableSpan[] = [];
   /** Spans encoded ahead, in batches of at most maxExportBatchSize; the last may still be filling. */
   private _batches: EncodedSpanBatch[] = [];
@@ -81,24 +89,30 @@ export class BatchSpanProcessor implements SpanProcessor {
       return;
     }
     queue.push(span);
-    if (this._mode !== Mode.Spans && !this._encodeScheduled) this._scheduleEncode();
+    if (queue.length >= ENCODE_AHEAD_SPANS && this._mode !== Mode.Spans && !this._encodeScheduled) this._scheduleEncode();
     if (queued + 1 >= this._config.maxExportBatchSize) this._scheduleExportNow();
     else if (this._timer === undefined && this._exporting === undefined) this._startTimer();
   }
 
-  /** Encodes what ended during this turn of the event loop, at its end (not inside the caller's end()). */
+  /**
+   * Encodes the spans waiting as objects, at the end of this turn of the event loop (not inside the caller's
+   * end()). Called once ENCODE_AHEAD_SPANS of them wait; fewer are encoded when their batch is exported.
+   */
   private _scheduleEncode(): void {
     this._encodeScheduled = true;
-    setImmediate(() => {
-      this._encodeScheduled = false;
-      try {
-        this._encodePending();
-      } catch (err) {
-        // Nothing in it should throw; if something does, the spans wait for the next export, as spans.
-        diag.errorOnce('bsp-encode-pass', 'encoding ended spans ahead of their export failed', err);
-      }
-    }).unref();
+    setImmediate(this._encodePass).unref();
   }
+
+  /** The encode pass, made once (an immediate per pass needs no closure of its own). */
+  private readonly _encodePass = (): void => {
+    this._encodeScheduled = false;
+    try {
+      this._encodePending();
+    } catch (err) {
+      // Nothing in it should throw; if something does, the spans wait for the next export, as spans.
+      diag.errorOnce('bsp-encode-pass', 'encoding ended spans ahead of their export failed', err);
+    }
+  };
 
   /**
    * Moves the spans not yet encoded into encoded batches, when the exporter takes them (decided at the first
@@ -171,7 +185,7 @@ export class BatchSpanProcessor implements SpanProcessor {
 
   /**
    * Takes what one export sends from the head of the queue: an encoded batch, or up to `limit` spans. Spans that
-   * ended this turn are encoded first, so that an export on a timer or a flush includes them.
+   * still wait as objects are encoded first, so that an export on a timer or a flush includes them.
    */
   private _take(limit: number): Taken {
     this._encodePending();

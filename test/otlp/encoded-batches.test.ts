@@ -107,7 +107,28 @@ describe('the batch processor with an exporter that takes encoded spans', () => 
     receiver = undefined;
   });
 
-  it('encodes spans at the end of the turn they ended in, keeps none of them, and exports them in full batches', async () => {
+  it('encodes the spans waiting at the end of the turn in which 32 of them wait, and no sooner', async () => {
+    receiver = new HttpReceiver();
+    await receiver.start();
+    const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: receiver.url }));
+    const bsp = new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 512, scheduleDelayMillis: 60_000, exportTimeoutMillis: 5000 });
+    const provider = new TracerProvider({ resource: new Resource({ 'service.name': 'threshold' }), processors: [bsp] });
+    const tracer = provider.getTracer('t');
+    for (let i = 0; i < 31; i++) tracer.startSpan(`span-${i}`).end();
+    await new Promise((r) => setImmediate(r));
+    expect((bsp as any)._queue).toHaveLength(31);
+    for (let i = 31; i < 40; i++) tracer.startSpan(`span-${i}`).end();
+    expect((bsp as any)._queue).toHaveLength(40); // not inside end()
+    await new Promise((r) => setImmediate(r));
+    expect((bsp as any)._queue).toHaveLength(0);
+    expect(bsp.queueLength).toBe(40);
+    await provider.forceFlush();
+    expect(receiver.requests).toHaveLength(1);
+    expect(flattenNames(decodeRequest(receiver.requests[0].body))).toHaveLength(40);
+    await provider.shutdown();
+  });
+
+  it('encodes what an export takes, keeps no span object once encoded, and exports full batches', async () => {
     receiver = new HttpReceiver();
     await receiver.start();
     const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: receiver.url }));
@@ -122,7 +143,7 @@ describe('the batch processor with an exporter that takes encoded spans', () => 
     }
     expect(bsp.queueLength).toBe(20);
     await new Promise((r) => setImmediate(r));
-    // The turn is over: what is queued is bytes; the processor holds no span object.
+    // A full batch was due: its export encoded what was queued; the processor holds no span object.
     expect((bsp as any)._queue).toHaveLength(0);
     expect((bsp as any)._mode).toBe(2);
     await provider.forceFlush();
@@ -143,24 +164,24 @@ describe('the batch processor with an exporter that takes encoded spans', () => 
     const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: receiver.url, protocol: 'http/json' }));
     const bsp = new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 512, scheduleDelayMillis: 60_000, exportTimeoutMillis: 5000 });
     const provider = new TracerProvider({ resource: new Resource({ 'service.name': 'json' }), processors: [bsp] });
-    provider.getTracer('t').startSpan('only').end();
+    for (let i = 0; i < 40; i++) provider.getTracer('t').startSpan(`json-${i}`).end();
     await new Promise((r) => setImmediate(r));
     expect((bsp as any)._mode).toBe(1);
-    expect((bsp as any)._queue).toHaveLength(1);
+    expect((bsp as any)._queue).toHaveLength(40);
     await provider.forceFlush();
     expect(receiver.requests).toHaveLength(1);
-    expect(JSON.parse(receiver.requests[0].body.toString('utf8')).resourceSpans[0].scopeSpans[0].spans[0].name).toBe('only');
+    expect(JSON.parse(receiver.requests[0].body.toString('utf8')).resourceSpans[0].scopeSpans[0].spans[0].name).toBe('json-0');
     await provider.shutdown();
   });
 
-  it('hands what is queued to the exit hand-off as encoded batches, with the spans of the last turn encoded', async () => {
+  it('hands what is queued to the exit hand-off as encoded batches, the spans still waiting as objects encoded', async () => {
     const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: 'http://127.0.0.1:1/v1/traces' }));
     const bsp = new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 4, scheduleDelayMillis: 60_000, exportTimeoutMillis: 5000 });
     const provider = new TracerProvider({ resource: new Resource({ 'service.name': 'exit' }), processors: [bsp] });
     const tracer = provider.getTracer('t');
     for (let i = 0; i < 3; i++) tracer.startSpan(`early-${i}`).end();
     await new Promise((r) => setImmediate(r));
-    for (let i = 0; i < 3; i++) tracer.startSpan(`late-${i}`).end(); // still spans: their turn is not over
+    for (let i = 0; i < 3; i++) tracer.startSpan(`late-${i}`).end();
     const { spans, batches } = bsp.drainQueue();
     expect(spans).toHaveLength(0);
     expect(batches.map((b) => b.count)).toEqual([4, 2]);
