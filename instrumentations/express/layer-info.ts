@@ -57,6 +57,12 @@ export class LayerInfo {
   attributes: Attributes | undefined = undefined;
   /** Routes: the name the routers around the route take once it matched. */
   routerName = '';
+  /**
+   * The layer's handler as last seen, and its declared parameter count: a function's `length` is read through an
+   * accessor, not a field, and every layer of every request asks for it.
+   */
+  handle: unknown = undefined;
+  arity = 0;
 
   constructor(kind: LayerKind, path: unknown, sensitive = false, strict = false) {
     this.kind = kind;

@@ -287,13 +287,18 @@ function mountSegment(state: RequestState, layer: any, info: LayerInfo, req: any
 export function enterLayer(layer: any, req: any, res: any, errorHandling: boolean): LayerSpan | Context | undefined {
   if (req === null || typeof req !== 'object') return undefined;
   const handle = layer.handle;
+  if (typeof handle !== 'function') return undefined;
+  const info = layerInfoOf(layer);
+  if (info.handle !== handle) {
+    info.handle = handle;
+    info.arity = handle.length;
+  }
   // Express skips (calls next at once) an error handler on the normal path and a normal handler on the error path.
-  if (typeof handle !== 'function' || (errorHandling ? handle.length !== 4 : handle.length > 3)) return undefined;
+  if (errorHandling ? info.arity !== 4 : info.arity > 3) return undefined;
   const active = contextManager.active();
   if (isTracingSuppressed(active)) return undefined;
   const state = stateFor(req, active);
   if (state === undefined) return undefined;
-  const info = layerInfoOf(layer);
   switch (info.kind) {
     case LayerKind.ROUTE:
       dispatchRoute(state, layer, info, req, res);
