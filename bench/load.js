@@ -15,6 +15,9 @@
  *   with its collector down (a closed port) for the `*-down` rows.
  *
  * Usage: node bench/load.js [--duration 10] [--warmup 3] [--rounds 3] [--connections 32] [--json out.json]
+ *          [--scenarios http,hello,work] [--agents none,zerotel,...] [--env KEY=VALUE,...]
+ *   --env adds environment variables to the agents' runs (not to `none`), for experiments such as
+ *   OTEL_TRACES_SAMPLER=always_off or OTEL_NODE_DISABLED_INSTRUMENTATIONS=pg (README, Performance).
  */
 const { execFileSync } = require('node:child_process');
 const { startListening } = require('./lib/start-listening');
@@ -32,6 +35,8 @@ const { values: opts } = parseArgs({
     scenarios: { type: 'string', default: 'http,hello,work' },
     agents: { type: 'string', default: 'none,zerotel,opentelemetry,zerotel-down,opentelemetry-down' },
     json: { type: 'string' },
+    // Extra environment for the agents' runs (not for `none`), for experiments: KEY=VALUE,...
+    env: { type: 'string', default: '' },
   },
 });
 
@@ -123,8 +128,16 @@ function agentEnv(agent, sinkPort, downstreamPort) {
     OTEL_METRICS_EXPORTER: 'none',
     OTEL_LOGS_EXPORTER: 'none',
     OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process',
+    ...EXTRA_ENV,
   };
 }
+
+const EXTRA_ENV = Object.fromEntries(
+  opts.env
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 
 async function measure(agent, scenario, services) {
   const script = scenario === 'http' ? 'http-app.js' : 'express-app.js';

@@ -270,8 +270,10 @@ function onClientResponse(entry: ClientEntry, res: any): void {
     }
   }
   if (typeof res.httpVersion === 'string') span.setAttribute('network.protocol.version', res.httpVersion);
-  const length = res.headers?.['content-length'];
-  if (typeof length === 'string') {
+  // From rawHeaders: reading res.headers would make Node.js build the whole headers object, which an
+  // application that never reads the response's headers does not otherwise pay for (requestHeader).
+  const length = requestHeader(res, 'content-length');
+  if (length !== undefined) {
     const n = Number(length);
     if (Number.isSafeInteger(n) && n >= 0) span.setAttribute('http.response.body.size', n);
   }

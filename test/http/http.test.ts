@@ -104,6 +104,10 @@ for (const variant of ['app.js', 'app.mjs']) {
         expect(peerServer, `peer server span under ${client.scope.name}`).toBeDefined();
         expect(peerServer!.attributes['url.query']).toMatch(/^via=/);
       }
+      // read from the response's Content-Length (the peer answers 'hello')
+      const httpClient = clients.find((c) => c.scope.name === 'zerotel/instrumentations/http')!;
+      expect(httpClient.attributes['http.response.body.size']).toBe(5);
+      expect(httpClient.attributes['network.protocol.version']).toBe('1.1');
     });
 
     it('traces every call form of http.request/get and https', async () => {
