@@ -22,6 +22,7 @@
  *          [--preload file]   (another preload in zerotel's place, for experiments)
  */
 const { execFileSync } = require('node:child_process');
+const { parseEnvOption } = require('./lib/env-option');
 const { startListening } = require('./lib/start-listening');
 const fs = require('node:fs');
 const http = require('node:http');
@@ -93,10 +94,7 @@ async function measure(agentName, services) {
       OTEL_SERVICE_NAME: 'bench-app',
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${services.sink.port}`,
     });
-    for (const kv of opts.env.split(',').filter(Boolean)) {
-      const i = kv.indexOf('=');
-      env[kv.slice(0, i)] = kv.slice(i + 1);
-    }
+    Object.assign(env, parseEnvOption(opts.env));
   }
   const app = await startListening(
     'valgrind',

@@ -20,6 +20,7 @@
  *   OTEL_TRACES_SAMPLER=always_off or OTEL_NODE_DISABLED_INSTRUMENTATIONS=pg (README, Performance).
  */
 const { execFileSync } = require('node:child_process');
+const { parseEnvOption } = require('./lib/env-option');
 const { startListening } = require('./lib/start-listening');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -132,12 +133,7 @@ function agentEnv(agent, sinkPort, downstreamPort) {
   };
 }
 
-const EXTRA_ENV = Object.fromEntries(
-  opts.env
-    .split(',')
-    .filter(Boolean)
-    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-);
+const EXTRA_ENV = parseEnvOption(opts.env);
 
 async function measure(agent, scenario, services) {
   const script = scenario === 'http' ? 'http-app.js' : 'express-app.js';
