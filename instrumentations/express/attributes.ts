@@ -8,6 +8,7 @@
  * literal (`/^\/v\d+$/i`), and the templates of the routers a request passed through are joined in front.
  */
 import type { Attributes } from '../../src/api/types';
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 /** Values of `express.type`. */
 export const LayerType = {
@@ -67,14 +68,14 @@ export function usePathArgument(first: unknown): unknown {
  */
 export function joinTemplate(prefix: string, segment: string): string {
   if (segment === '/' || segment === '') return prefix === '' ? '/' : prefix;
-  if (prefix === '') return segment.charCodeAt(0) === 47 /* / */ ? segment : '/' + segment;
-  return segment.charCodeAt(0) === 47 ? prefix + segment : prefix + '/' + segment;
+  if (prefix === '') return charCodeAt.call(segment, 0) === 47 /* / */ ? segment : '/' + segment;
+  return charCodeAt.call(segment, 0) === 47 ? prefix + segment : prefix + '/' + segment;
 }
 
 /** The prefix for the layers inside a router mounted at `template`: without its trailing '/', '' at the root. */
 export function innerPrefix(template: string): string {
   let end = template.length;
-  while (end > 0 && template.charCodeAt(end - 1) === 47) end--;
+  while (end > 0 && charCodeAt.call(template, end - 1) === 47) end--;
   return end === template.length ? template : template.slice(0, end);
 }
 

@@ -24,6 +24,7 @@ import { getConfig, reportInstrumentationError, tracerGetter } from '../../src/i
 import { exceptionType } from '../../src/trace/span';
 import { isRoutingSignal, joinTemplate } from './attributes';
 import { LayerKind, layerInfoOf, type LayerInfo } from './layer-info';
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 const getTracer = tracerGetter('express');
 
@@ -237,7 +238,7 @@ export function errorReached(req: unknown, err: unknown): void {
 function routePathOf(req: any): string {
   const url = typeof req.url === 'string' ? req.url : '/';
   let start = 0;
-  if (url.charCodeAt(0) !== 47 /* / */) {
+  if (charCodeAt.call(url, 0) !== 47 /* / */) {
     // An absolute-form target (`GET http://host/path`): express matches its path.
     const scheme = url.indexOf('://');
     const slash = scheme === -1 ? -1 : url.indexOf('/', scheme + 3);

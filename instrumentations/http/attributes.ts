@@ -3,6 +3,7 @@
  * (semantic-conventions: docs/http/http-spans.md). Pure functions of the request and response objects.
  */
 import type { Attributes } from '../../src/api/types';
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 /** The methods the conventions know; anything else is reported as `_OTHER` with the original kept. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
@@ -89,11 +90,11 @@ export function parseHostHeader(host: string | undefined): HostAndPort | undefin
 }
 
 function splitHost(host: string): HostAndPort {
-  if (host.charCodeAt(0) === 91 /* [ */) {
+  if (charCodeAt.call(host, 0) === 91 /* [ */) {
     const close = host.indexOf(']');
     if (close === -1) return { address: host, port: undefined };
     const address = host.slice(1, close);
-    const portText = host.charCodeAt(close + 1) === 58 /* : */ ? host.slice(close + 2) : '';
+    const portText = charCodeAt.call(host, close + 1) === 58 /* : */ ? host.slice(close + 2) : '';
     return { address, port: parsePort(portText) };
   }
   const colon = host.lastIndexOf(':');
@@ -138,12 +139,12 @@ export function forwardedClientAddress(forwarded: string | undefined, xff: strin
  * other form: origin-form (`/p?q`), asterisk-form (`*`) and CONNECT's authority-form (`host:port`).
  */
 function absoluteForm(target: string): { schemeEnd: number; pathStart: number } | undefined {
-  if (target.charCodeAt(0) === 47 /* / */) return undefined;
+  if (charCodeAt.call(target, 0) === 47 /* / */) return undefined;
   const schemeEnd = target.indexOf('://');
   if (schemeEnd <= 0) return undefined;
   let i = schemeEnd + 3;
   for (; i < target.length; i++) {
-    const c = target.charCodeAt(i);
+    const c = charCodeAt.call(target, i);
     if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) break;
   }
   return { schemeEnd, pathStart: i };
@@ -157,7 +158,7 @@ export function originForm(target: string): string {
   const absolute = absoluteForm(target);
   if (absolute === undefined) return target;
   const rest = target.slice(absolute.pathStart);
-  return rest.charCodeAt(0) === 47 ? rest : '/' + rest;
+  return charCodeAt.call(rest, 0) === 47 ? rest : '/' + rest;
 }
 
 /**
@@ -166,7 +167,7 @@ export function originForm(target: string): string {
  * authority-form have no path to add.
  */
 export function fullUrl(scheme: string, authority: string, target: string): string {
-  if (target.charCodeAt(0) !== 47 /* / */) {
+  if (charCodeAt.call(target, 0) !== 47 /* / */) {
     const absolute = absoluteForm(target);
     if (absolute !== undefined) {
       return fullUrl(target.slice(0, absolute.schemeEnd), target.slice(absolute.schemeEnd + 3, absolute.pathStart), originForm(target));

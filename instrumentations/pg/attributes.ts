@@ -7,6 +7,7 @@ import type { Attributes, SpanContext } from '../../src/api/types';
 import { exceptionType } from '../../src/trace/span';
 import { queryInfo, sanitizedText, type QueryInfo } from './query-info-cache';
 import { sanitizeSql } from './sql-sanitizer';
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 export const DB_SYSTEM_NAME = 'postgresql';
 export const CLIENT_CONNECT_SPAN_NAME = 'pg.connect';
@@ -157,7 +158,7 @@ export function spanName(summary: string | undefined, operation: string | undefi
 function isSqlState(code: unknown): code is string {
   if (typeof code !== 'string' || code.length !== 5) return false;
   for (let i = 0; i < 5; i++) {
-    const c = code.charCodeAt(i);
+    const c = charCodeAt.call(code, i);
     if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 90))) return false;
   }
   return true;

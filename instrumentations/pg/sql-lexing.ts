@@ -3,6 +3,7 @@
  * Syntax — Lexical Structure"), shared by the sanitizer and the summary parser. Every scanner walks forward
  * only and returns the index just past what it read, so a whole statement is read in linear time.
  */
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 export const enum Char {
   Tab = 9,
@@ -69,7 +70,7 @@ function isTagPart(c: number): boolean {
 export function scanIdentifier(text: string, start: number): number {
   let i = start + 1;
   const n = text.length;
-  while (i < n && isIdentifierPart(text.charCodeAt(i))) i++;
+  while (i < n && isIdentifierPart(charCodeAt.call(text, i))) i++;
   return i;
 }
 
@@ -85,15 +86,15 @@ export function scanString(text: string, open: number, backslashEscapes: boolean
     for (;;) {
       const close = text.indexOf("'", i);
       if (close === -1) return n;
-      if (text.charCodeAt(close + 1) !== Char.Quote) return close + 1;
+      if (charCodeAt.call(text, close + 1) !== Char.Quote) return close + 1;
       i = close + 2;
     }
   }
   while (i < n) {
-    const c = text.charCodeAt(i);
+    const c = charCodeAt.call(text, i);
     if (c === Char.Backslash) i += 2;
     else if (c === Char.Quote) {
-      if (text.charCodeAt(i + 1) !== Char.Quote) return i + 1;
+      if (charCodeAt.call(text, i + 1) !== Char.Quote) return i + 1;
       i += 2;
     } else i++;
   }
@@ -106,7 +107,7 @@ export function scanQuotedIdentifier(text: string, open: number): number {
   for (;;) {
     const close = text.indexOf('"', i);
     if (close === -1) return text.length;
-    if (text.charCodeAt(close + 1) !== Char.DoubleQuote) return close + 1;
+    if (charCodeAt.call(text, close + 1) !== Char.DoubleQuote) return close + 1;
     i = close + 2;
   }
 }
@@ -116,7 +117,7 @@ export function scanLineComment(text: string, start: number): number {
   const n = text.length;
   let i = start + 2;
   while (i < n) {
-    const c = text.charCodeAt(i);
+    const c = charCodeAt.call(text, i);
     if (c === Char.LineFeed || c === Char.CarriageReturn) return i;
     i++;
   }
@@ -129,11 +130,11 @@ export function scanBlockComment(text: string, start: number): number {
   let depth = 1;
   let i = start + 2;
   while (i < n) {
-    const c = text.charCodeAt(i);
-    if (c === Char.Slash && text.charCodeAt(i + 1) === Char.Star) {
+    const c = charCodeAt.call(text, i);
+    if (c === Char.Slash && charCodeAt.call(text, i + 1) === Char.Star) {
       depth++;
       i += 2;
-    } else if (c === Char.Star && text.charCodeAt(i + 1) === Char.Slash) {
+    } else if (c === Char.Star && charCodeAt.call(text, i + 1) === Char.Slash) {
       i += 2;
       if (--depth === 0) return i;
     } else i++;
@@ -148,11 +149,11 @@ export function scanBlockComment(text: string, start: number): number {
 export function scanDollarQuoted(text: string, start: number): number {
   const n = text.length;
   let i = start + 1;
-  if (i < n && isIdentifierStart(text.charCodeAt(i))) {
+  if (i < n && isIdentifierStart(charCodeAt.call(text, i))) {
     i++;
-    while (i < n && isTagPart(text.charCodeAt(i))) i++;
+    while (i < n && isTagPart(charCodeAt.call(text, i))) i++;
   }
-  if (i >= n || text.charCodeAt(i) !== Char.Dollar) return -1;
+  if (i >= n || charCodeAt.call(text, i) !== Char.Dollar) return -1;
   const tag = text.slice(start, i + 1);
   const close = text.indexOf(tag, i + 1);
   return close === -1 ? n : close + tag.length;
@@ -162,8 +163,8 @@ export function scanDollarQuoted(text: string, start: number): number {
 export function scanParameter(text: string, start: number): number {
   let i = start + 1;
   const n = text.length;
-  if (i >= n || !isDigit(text.charCodeAt(i))) return -1;
-  while (i < n && isDigit(text.charCodeAt(i))) i++;
+  if (i >= n || !isDigit(charCodeAt.call(text, i))) return -1;
+  while (i < n && isDigit(charCodeAt.call(text, i))) i++;
   return i;
 }
 
@@ -175,30 +176,30 @@ export function scanParameter(text: string, start: number): number {
 export function scanNumber(text: string, start: number): number {
   const n = text.length;
   let i = start;
-  const c0 = text.charCodeAt(i);
+  const c0 = charCodeAt.call(text, i);
   if (c0 === Char.Zero && i + 1 < n) {
-    const c1 = text.charCodeAt(i + 1) | 0x20;
+    const c1 = charCodeAt.call(text, i + 1) | 0x20;
     if (c1 === Char.LowerX || c1 === Char.LowerO || c1 === Char.LowerB) {
       i += 2;
-      while (i < n && isIdentifierPart(text.charCodeAt(i))) i++;
+      while (i < n && isIdentifierPart(charCodeAt.call(text, i))) i++;
       return i;
     }
   }
-  while (i < n && (isDigit(text.charCodeAt(i)) || text.charCodeAt(i) === Char.Underscore)) i++;
-  if (i < n && text.charCodeAt(i) === Char.Dot) {
+  while (i < n && (isDigit(charCodeAt.call(text, i)) || charCodeAt.call(text, i) === Char.Underscore)) i++;
+  if (i < n && charCodeAt.call(text, i) === Char.Dot) {
     i++;
-    while (i < n && (isDigit(text.charCodeAt(i)) || text.charCodeAt(i) === Char.Underscore)) i++;
+    while (i < n && (isDigit(charCodeAt.call(text, i)) || charCodeAt.call(text, i) === Char.Underscore)) i++;
   }
-  if (i < n && (text.charCodeAt(i) | 0x20) === Char.LowerE) {
+  if (i < n && (charCodeAt.call(text, i) | 0x20) === Char.LowerE) {
     let j = i + 1;
-    const sign = text.charCodeAt(j);
+    const sign = charCodeAt.call(text, j);
     if (sign === Char.Plus || sign === Char.Minus) j++;
-    if (j < n && isDigit(text.charCodeAt(j))) {
+    if (j < n && isDigit(charCodeAt.call(text, j))) {
       i = j;
-      while (i < n && isDigit(text.charCodeAt(i))) i++;
+      while (i < n && isDigit(charCodeAt.call(text, i))) i++;
     }
   }
-  while (i < n && isIdentifierPart(text.charCodeAt(i))) i++;
+  while (i < n && isIdentifierPart(charCodeAt.call(text, i))) i++;
   return i;
 }
 
@@ -208,13 +209,13 @@ export function scanNumber(text: string, start: number): number {
  */
 export function scanPrefixedString(text: string, start: number, end: number): number {
   const length = end - start;
-  const c = text.charCodeAt(start) | 0x20;
-  if (length === 1 && text.charCodeAt(end) === Char.Quote) {
+  const c = charCodeAt.call(text, start) | 0x20;
+  if (length === 1 && charCodeAt.call(text, end) === Char.Quote) {
     if (c === Char.LowerE) return scanString(text, end, true);
     if (c === Char.LowerB || c === Char.LowerX || c === Char.LowerN) return scanString(text, end, false);
     return -1;
   }
-  if (length === 1 && c === Char.LowerU && text.charCodeAt(end) === Char.Ampersand && text.charCodeAt(end + 1) === Char.Quote) {
+  if (length === 1 && c === Char.LowerU && charCodeAt.call(text, end) === Char.Ampersand && charCodeAt.call(text, end + 1) === Char.Quote) {
     return scanString(text, end + 1, false);
   }
   return -1;
@@ -224,7 +225,7 @@ export function scanPrefixedString(text: string, start: number, end: number): nu
 export function isWord(text: string, start: number, end: number, word: string): boolean {
   if (end - start !== word.length) return false;
   for (let i = 0; i < word.length; i++) {
-    if ((text.charCodeAt(start + i) | 0x20) !== word.charCodeAt(i)) return false;
+    if ((charCodeAt.call(text, start + i) | 0x20) !== charCodeAt.call(word, i)) return false;
   }
   return true;
 }

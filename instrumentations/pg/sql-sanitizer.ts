@@ -29,6 +29,7 @@ import {
   scanQuotedIdentifier,
   scanString,
 } from './sql-lexing';
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 export const PLACEHOLDER = '?';
 
@@ -39,7 +40,7 @@ export function sanitizeSql(text: string, maxLength: number = Infinity): string 
   let copyFrom = 0;
   let i = 0;
   while (i < n && out.length + (i - copyFrom) < maxLength) {
-    const c = text.charCodeAt(i);
+    const c = charCodeAt.call(text, i);
     let literalEnd = -1;
     if (c === Char.Quote) {
       literalEnd = scanString(text, i, false);
@@ -51,12 +52,12 @@ export function sanitizeSql(text: string, maxLength: number = Infinity): string 
         else {
           // U&"…" is a quoted identifier: keep it whole so its content is not read as SQL.
           const unicodeQuoted =
-            end - i === 1 && text.charCodeAt(end) === Char.Ampersand && text.charCodeAt(end + 1) === Char.DoubleQuote;
+            end - i === 1 && charCodeAt.call(text, end) === Char.Ampersand && charCodeAt.call(text, end + 1) === Char.DoubleQuote;
           i = unicodeQuoted ? scanQuotedIdentifier(text, end + 1) : end;
           continue;
         }
       }
-    } else if (isDigit(c) || (c === Char.Dot && isDigit(text.charCodeAt(i + 1)))) {
+    } else if (isDigit(c) || (c === Char.Dot && isDigit(charCodeAt.call(text, i + 1)))) {
       literalEnd = scanNumber(text, i);
     } else if (c === Char.Dollar) {
       literalEnd = scanDollarQuoted(text, i);
@@ -69,15 +70,15 @@ export function sanitizeSql(text: string, maxLength: number = Infinity): string 
       i = scanQuotedIdentifier(text, i);
       continue;
     } else if (
-      (c === Char.Minus && text.charCodeAt(i + 1) === Char.Minus) ||
-      (c === Char.Slash && text.charCodeAt(i + 1) === Char.Star)
+      (c === Char.Minus && charCodeAt.call(text, i + 1) === Char.Minus) ||
+      (c === Char.Slash && charCodeAt.call(text, i + 1) === Char.Star)
     ) {
       const end = c === Char.Minus ? scanLineComment(text, i) : scanBlockComment(text, i);
       out += text.slice(copyFrom, i);
       copyFrom = i = afterComment(text, end, out);
       // Tokens on both sides of the comment must stay apart (`a/*x*/b`, and `-/*x*/-`, which must not become `--`).
       if (i >= n) out = out.trimEnd();
-      else if (!isWhitespace(text.charCodeAt(i)) && out !== '' && !endsWithWhitespace(out)) out += ' ';
+      else if (!isWhitespace(charCodeAt.call(text, i)) && out !== '' && !endsWithWhitespace(out)) out += ' ';
       continue;
     } else {
       i++;
@@ -91,7 +92,7 @@ export function sanitizeSql(text: string, maxLength: number = Infinity): string 
 }
 
 function endsWithWhitespace(s: string): boolean {
-  return s !== '' && isWhitespace(s.charCodeAt(s.length - 1));
+  return s !== '' && isWhitespace(charCodeAt.call(s, s.length - 1));
 }
 
 /**
@@ -101,6 +102,6 @@ function endsWithWhitespace(s: string): boolean {
 function afterComment(text: string, end: number, out: string): number {
   if (out !== '' && !endsWithWhitespace(out)) return end;
   let i = end;
-  while (i < text.length && isWhitespace(text.charCodeAt(i))) i++;
+  while (i < text.length && isWhitespace(charCodeAt.call(text, i))) i++;
   return i;
 }

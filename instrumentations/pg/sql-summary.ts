@@ -32,6 +32,7 @@ import {
   scanQuotedIdentifier,
   scanString,
 } from './sql-lexing';
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 /** database-spans.md: "SHOULD truncate the summary to 255 characters". */
 export const MAX_SUMMARY_LENGTH = 255;
@@ -105,18 +106,18 @@ class Lexer {
     const n = text.length;
     let i = this._pos;
     for (;;) {
-      while (i < n && isWhitespace(text.charCodeAt(i))) i++;
+      while (i < n && isWhitespace(charCodeAt.call(text, i))) i++;
       if (i >= n) {
         this._peekStart = this._peekEnd = this._pos = n;
         return Token.End;
       }
-      const c = text.charCodeAt(i);
-      if (c === Char.Minus && text.charCodeAt(i + 1) === Char.Minus) {
+      const c = charCodeAt.call(text, i);
+      if (c === Char.Minus && charCodeAt.call(text, i + 1) === Char.Minus) {
         this.hasComment = true;
         i = scanLineComment(text, i);
         continue;
       }
-      if (c === Char.Slash && text.charCodeAt(i + 1) === Char.Star) {
+      if (c === Char.Slash && charCodeAt.call(text, i + 1) === Char.Star) {
         this.hasComment = true;
         i = scanBlockComment(text, i);
         continue;
@@ -130,7 +131,7 @@ class Lexer {
         if (stringEnd !== -1) {
           end = stringEnd;
           kind = Token.Literal;
-        } else if (end - i === 1 && (c | 0x20) === Char.LowerU && text.charCodeAt(end) === Char.Ampersand && text.charCodeAt(end + 1) === Char.DoubleQuote) {
+        } else if (end - i === 1 && (c | 0x20) === Char.LowerU && charCodeAt.call(text, end) === Char.Ampersand && charCodeAt.call(text, end + 1) === Char.DoubleQuote) {
           end = scanQuotedIdentifier(text, end + 1);
           kind = Token.QuotedIdentifier;
         } else kind = Token.Word;
@@ -147,7 +148,7 @@ class Lexer {
           end = parameterEnd === -1 ? i + 1 : parameterEnd;
           kind = Token.Other;
         } else kind = Token.Literal;
-      } else if (isDigit(c) || (c === Char.Dot && isDigit(text.charCodeAt(i + 1)))) {
+      } else if (isDigit(c) || (c === Char.Dot && isDigit(charCodeAt.call(text, i + 1)))) {
         end = scanNumber(text, i);
         kind = Token.Literal;
       } else {

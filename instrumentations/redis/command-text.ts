@@ -15,6 +15,7 @@
  * Everything here is written for the per-command hot path: no intermediate arrays, strings built by
  * concatenation, Buffers never decoded except a bounded slice of a key (or, in `full` mode, of each argument).
  */
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 export type QueryTextMode = 'sanitized' | 'full' | 'none';
 
@@ -244,13 +245,13 @@ export function messagePrefix(message: unknown): string | undefined {
   let end = 0;
   const max = Math.min(message.length, 32);
   while (end < max) {
-    const c = message.charCodeAt(end);
+    const c = charCodeAt.call(message, end);
     // A-Z, 0-9, '_' and '-' (CLUSTERDOWN, NOSCRIPT, BUSYGROUP, ERR, WRONGTYPE, NOPERM…)
     if ((c >= 65 && c <= 90) || (c >= 48 && c <= 57 && end > 0) || c === 95 || (c === 45 && end > 0)) end++;
     else break;
   }
   if (end === 0) return undefined;
-  if (end < message.length && message.charCodeAt(end) !== 32) return undefined;
+  if (end < message.length && charCodeAt.call(message, end) !== 32) return undefined;
   return message.slice(0, end);
 }
 

@@ -12,6 +12,7 @@ import path = require('node:path');
 import { diag } from '../diag/logger';
 import type { InstrumentationDefinition, InstrumentationModule, ModuleInfo, Patcher } from './types';
 import { ORIGINAL } from './original-symbol';
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 interface Entry {
   definition: InstrumentationDefinition;
@@ -64,7 +65,7 @@ function packageOf(id: string): string {
   const name = id.startsWith('node:') ? id.slice(5) : id;
   const slash = name.indexOf('/');
   if (slash === -1) return name;
-  if (name.charCodeAt(0) !== 64 /* @ */) return name.slice(0, slash);
+  if (charCodeAt.call(name, 0) !== 64 /* @ */) return name.slice(0, slash);
   const second = name.indexOf('/', slash + 1);
   return second === -1 ? name : name.slice(0, second);
 }
@@ -198,7 +199,7 @@ export class InstrumentationHooks {
       if (packages.has(packageOf(id))) return true;
       // A package reached by a path rather than its name (`/srv/app/node_modules/pg`, a symlinked install).
       if (id.includes('node_modules')) return true;
-      if (id.charCodeAt(0) !== 46 /* . */ || internalDirs.length === 0) return false;
+      if (charCodeAt.call(id, 0) !== 46 /* . */ || internalDirs.length === 0) return false;
       const from = parent !== undefined && parent !== null && typeof parent.filename === 'string' ? parent.filename : '';
       for (let i = 0; i < internalDirs.length; i++) if (from.includes(internalDirs[i])) return true;
       return false;

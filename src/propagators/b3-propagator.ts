@@ -17,6 +17,7 @@ import { createContextKey, getSpanContext, isTracingSuppressed, setSpan } from '
 import { isValidSpanId, isValidTraceId } from '../trace/ids';
 import { NonRecordingSpan } from '../trace/span';
 import { firstHeaderValue, isNonZeroLowerHex, isOws, trimOws } from './header-syntax';
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 export const B3_HEADER = 'b3';
 export const X_B3_TRACE_ID = 'x-b3-traceid';
@@ -74,8 +75,8 @@ function trimmed(value: string | undefined): string | undefined {
 export function parseB3SingleHeader(header: string): B3Extracted | undefined {
   let start = 0;
   let end = header.length;
-  while (start < end && isOws(header.charCodeAt(start))) start++;
-  while (end > start && isOws(header.charCodeAt(end - 1))) end--;
+  while (start < end && isOws(charCodeAt.call(header, start))) start++;
+  while (end > start && isOws(charCodeAt.call(header, end - 1))) end--;
 
   let dash = header.indexOf('-', start);
   if (dash === -1 || dash >= end) return undefined;
@@ -94,7 +95,7 @@ export function parseB3SingleHeader(header: string): B3Extracted | undefined {
     // `-{SamplingState}`: exactly one character, then the end or `-{ParentSpanId}`.
     const stateAt = spanEnd + 1;
     if (stateAt >= end) return undefined;
-    switch (header.charCodeAt(stateAt)) {
+    switch (charCodeAt.call(header, stateAt)) {
       case 0x30: // '0': deny
         break;
       case 0x31: // '1': accept
@@ -108,7 +109,7 @@ export function parseB3SingleHeader(header: string): B3Extracted | undefined {
         return undefined;
     }
     if (stateAt + 1 < end) {
-      if (header.charCodeAt(stateAt + 1) !== DASH) return undefined;
+      if (charCodeAt.call(header, stateAt + 1) !== DASH) return undefined;
       // The parent id is not used (OpenTelemetry does not share span ids) but must be well formed.
       if (readSpanId(header, stateAt + 2, end) === undefined) return undefined;
     }

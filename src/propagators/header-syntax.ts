@@ -4,6 +4,7 @@
  * https://github.com/openzipkin/b3-propagation#traceid), optional white space (RFC 7230 §3.2.3) and header values
  * that a getter may return as several lines. Plain loops over char codes: these run on every request.
  */
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 /** The value of a lower-case hex digit (`0-9a-f`), or -1 for any other character (upper case included). */
 export function lowerHexValue(code: number): number {
@@ -19,7 +20,7 @@ export function lowerHexValue(code: number): number {
 export function isNonZeroLowerHex(s: string, start: number, end: number): boolean {
   let nonZero = false;
   for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i);
+    const c = charCodeAt.call(s, i);
     if (c === 0x30) continue;
     if (lowerHexValue(c) < 0) return false;
     nonZero = true;
@@ -50,7 +51,7 @@ export function isOws(code: number): boolean {
 export function trimOws(value: string): string {
   let start = 0;
   let end = value.length;
-  while (start < end && isOws(value.charCodeAt(start))) start++;
-  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  while (start < end && isOws(charCodeAt.call(value, start))) start++;
+  while (end > start && isOws(charCodeAt.call(value, end - 1))) end--;
   return start === 0 && end === value.length ? value : value.substring(start, end);
 }

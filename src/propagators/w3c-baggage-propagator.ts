@@ -18,6 +18,7 @@ import type { BaggageEntry, BaggageEntryMetadata, Context, TextMapGetter, TextMa
 import { getBaggage, isTracingSuppressed, setBaggage } from '../context/context';
 import { ZerotelBaggage, baggageEntryMetadataFromString } from './baggage';
 import { isOws } from './header-syntax';
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 export const BAGGAGE_HEADER = 'baggage';
 
@@ -37,7 +38,7 @@ const OCTET = new Uint8Array(128);
 for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
 for (let c = 0x41; c <= 0x5a; c++) TOKEN[c] = 1;
 for (let c = 0x61; c <= 0x7a; c++) TOKEN[c] = 1;
-for (const ch of "!#$%&'*+-.^_`|~") TOKEN[ch.charCodeAt(0)] = 1;
+for (const ch of "!#$%&'*+-.^_`|~") TOKEN[charCodeAt.call(ch, 0)] = 1;
 for (let c = 0x21; c <= 0x7e; c++) OCTET[c] = 1;
 OCTET[0x22] = 0; // "
 OCTET[0x2c] = 0; // ,
@@ -55,7 +56,7 @@ function isBaggageOctet(code: number): boolean {
 /** Whether `key` is a non-empty RFC 7230 token, the only keys the header can carry. */
 export function isValidBaggageKey(key: string): boolean {
   if (typeof key !== 'string' || key.length === 0) return false;
-  for (let i = 0; i < key.length; i++) if (!isTokenChar(key.charCodeAt(i))) return false;
+  for (let i = 0; i < key.length; i++) if (!isTokenChar(charCodeAt.call(key, i))) return false;
   return true;
 }
 
@@ -76,10 +77,10 @@ function percentDecode(s: string, start: number, end: number): string {
   const bytes = Buffer.allocUnsafe(end - start);
   let n = 0;
   for (let i = start; i < end; i++) {
-    const code = s.charCodeAt(i);
+    const code = charCodeAt.call(s, i);
     if (code === PERCENT && i + 2 < end) {
-      const hi = hexValue(s.charCodeAt(i + 1));
-      const lo = hexValue(s.charCodeAt(i + 2));
+      const hi = hexValue(charCodeAt.call(s, i + 1));
+      const lo = hexValue(charCodeAt.call(s, i + 2));
       if (hi >= 0 && lo >= 0) {
         bytes[n++] = hi * 16 + lo;
         i += 2;
@@ -108,21 +109,21 @@ export function encodeBaggageValue(value: string): string {
   const n = value.length;
   let i = 0;
   while (i < n) {
-    const code = value.charCodeAt(i);
+    const code = charCodeAt.call(value, i);
     if (!isBaggageOctet(code) || code === PERCENT) break;
     i++;
   }
   if (i === n) return value;
   let out = value.substring(0, i);
   for (; i < n; i++) {
-    const code = value.charCodeAt(i);
+    const code = charCodeAt.call(value, i);
     if (code < 0x80) {
       out += isBaggageOctet(code) && code !== PERCENT ? value[i] : PERCENT_ENCODED[code];
       continue;
     }
     let cp = code;
     if (code >= 0xd800 && code <= 0xdfff) {
-      const low = i + 1 < n ? value.charCodeAt(i + 1) : 0;
+      const low = i + 1 < n ? charCodeAt.call(value, i + 1) : 0;
       if (code <= 0xdbff && low >= 0xdc00 && low <= 0xdfff) {
         cp = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
         i++;
@@ -158,24 +159,24 @@ function parseProperties(s: string, start: number, end: number): string | undefi
   let out = '';
   let i = start;
   for (;;) {
-    while (i < end && isOws(s.charCodeAt(i))) i++;
+    while (i < end && isOws(charCodeAt.call(s, i))) i++;
     const keyStart = i;
-    while (i < end && isTokenChar(s.charCodeAt(i))) i++;
+    while (i < end && isTokenChar(charCodeAt.call(s, i))) i++;
     if (i > keyStart) {
       let property = s.substring(keyStart, i);
-      while (i < end && isOws(s.charCodeAt(i))) i++;
-      if (i < end && s.charCodeAt(i) === EQUALS) {
+      while (i < end && isOws(charCodeAt.call(s, i))) i++;
+      if (i < end && charCodeAt.call(s, i) === EQUALS) {
         i++;
-        while (i < end && isOws(s.charCodeAt(i))) i++;
+        while (i < end && isOws(charCodeAt.call(s, i))) i++;
         const valueStart = i;
-        while (i < end && isBaggageOctet(s.charCodeAt(i))) i++;
+        while (i < end && isBaggageOctet(charCodeAt.call(s, i))) i++;
         property += '=' + s.substring(valueStart, i);
-        while (i < end && isOws(s.charCodeAt(i))) i++;
+        while (i < end && isOws(charCodeAt.call(s, i))) i++;
       }
       out = out === '' ? property : out + ';' + property;
     }
     if (i >= end) return out;
-    if (s.charCodeAt(i) !== SEMICOLON) return undefined;
+    if (charCodeAt.call(s, i) !== SEMICOLON) return undefined;
     i++;
   }
 }
@@ -189,25 +190,25 @@ function parseProperties(s: string, start: number, end: number): string | undefi
  */
 function parseMember(s: string, start: number, end: number, into: Map<string, BaggageEntry>): boolean {
   let i = start;
-  while (i < end && isTokenChar(s.charCodeAt(i))) i++;
+  while (i < end && isTokenChar(charCodeAt.call(s, i))) i++;
   if (i === start) return false;
   const keyEnd = i;
-  while (i < end && isOws(s.charCodeAt(i))) i++;
-  if (i >= end || s.charCodeAt(i) !== EQUALS) return false;
+  while (i < end && isOws(charCodeAt.call(s, i))) i++;
+  if (i >= end || charCodeAt.call(s, i) !== EQUALS) return false;
   i++;
-  while (i < end && isOws(s.charCodeAt(i))) i++;
+  while (i < end && isOws(charCodeAt.call(s, i))) i++;
   const valueStart = i;
   let encoded = false;
   for (; i < end; i++) {
-    const code = s.charCodeAt(i);
+    const code = charCodeAt.call(s, i);
     if (!isBaggageOctet(code)) break;
     if (code === PERCENT) encoded = true;
   }
   const valueEnd = i;
-  while (i < end && isOws(s.charCodeAt(i))) i++;
+  while (i < end && isOws(charCodeAt.call(s, i))) i++;
   let metadata: BaggageEntryMetadata | undefined;
   if (i < end) {
-    if (s.charCodeAt(i) !== SEMICOLON) return false;
+    if (charCodeAt.call(s, i) !== SEMICOLON) return false;
     const properties = parseProperties(s, i + 1, end);
     if (properties === undefined) return false;
     if (properties !== '') metadata = baggageEntryMetadataFromString(properties);
@@ -240,8 +241,8 @@ export function parseBaggageHeader(header: string): Map<string, BaggageEntry> | 
     let start = pos;
     let end = comma;
     pos = comma + 1;
-    while (start < end && isOws(header.charCodeAt(start))) start++;
-    while (end > start && isOws(header.charCodeAt(end - 1))) end--;
+    while (start < end && isOws(charCodeAt.call(header, start))) start++;
+    while (end > start && isOws(charCodeAt.call(header, end - 1))) end--;
     const size = end - start;
     if (size === 0 || size > MAX_BAGGAGE_MEMBER_BYTES) continue;
     const added = members === 0 ? size : size + 1;

@@ -11,6 +11,7 @@ import { isValidSpanId, isValidTraceId } from '../trace/ids';
 import { NonRecordingSpan } from '../trace/span';
 import { W3CTraceState } from '../trace/trace-state';
 import { BYTE_HEX, isNonZeroLowerHex, isOws, lowerHexValue } from './header-syntax';
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 /** §3.2.1 and §3.3.1: header names; vendors send them lower-case. */
 export const TRACE_PARENT_HEADER = 'traceparent';
@@ -41,27 +42,27 @@ const INVALID_VERSION = 0xff;
 export function parseTraceParent(header: string): SpanContext | undefined {
   let start = 0;
   let end = header.length;
-  while (start < end && isOws(header.charCodeAt(start))) start++;
-  while (end > start && isOws(header.charCodeAt(end - 1))) end--;
+  while (start < end && isOws(charCodeAt.call(header, start))) start++;
+  while (end > start && isOws(charCodeAt.call(header, end - 1))) end--;
   const length = end - start;
   if (length < TRACE_PARENT_LENGTH) return undefined;
 
-  const v0 = lowerHexValue(header.charCodeAt(start));
-  const v1 = lowerHexValue(header.charCodeAt(start + 1));
-  if (v0 < 0 || v1 < 0 || header.charCodeAt(start + 2) !== DASH) return undefined;
+  const v0 = lowerHexValue(charCodeAt.call(header, start));
+  const v1 = lowerHexValue(charCodeAt.call(header, start + 1));
+  if (v0 < 0 || v1 < 0 || charCodeAt.call(header, start + 2) !== DASH) return undefined;
   const version = v0 * 16 + v1;
   if (version === INVALID_VERSION) return undefined;
   if (version === 0) {
     if (length !== TRACE_PARENT_LENGTH) return undefined;
-  } else if (length > TRACE_PARENT_LENGTH && header.charCodeAt(start + TRACE_PARENT_LENGTH) !== DASH) {
+  } else if (length > TRACE_PARENT_LENGTH && charCodeAt.call(header, start + TRACE_PARENT_LENGTH) !== DASH) {
     return undefined;
   }
 
-  if (header.charCodeAt(start + 35) !== DASH || header.charCodeAt(start + 52) !== DASH) return undefined;
+  if (charCodeAt.call(header, start + 35) !== DASH || charCodeAt.call(header, start + 52) !== DASH) return undefined;
   if (!isNonZeroLowerHex(header, start + 3, start + 35)) return undefined;
   if (!isNonZeroLowerHex(header, start + 36, start + 52)) return undefined;
-  const f0 = lowerHexValue(header.charCodeAt(start + 53));
-  const f1 = lowerHexValue(header.charCodeAt(start + 54));
+  const f0 = lowerHexValue(charCodeAt.call(header, start + 53));
+  const f1 = lowerHexValue(charCodeAt.call(header, start + 54));
   if (f0 < 0 || f1 < 0) return undefined;
 
   return {

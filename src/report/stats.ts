@@ -3,6 +3,8 @@
  * per duration, 16 per distinct trace, a fixed number of slow traces), never by the size of the files.
  */
 
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
+
 /** Durations of one operation, kept exactly so percentiles are exact. */
 export class DurationSeries {
   private _values = new Float64Array(16);
@@ -95,7 +97,7 @@ export class TraceIdCounter {
 
 function hashString(s: string): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ charCodeAt.call(s, i), 0x01000193);
   return h >>> 0 || 1;
 }
 
