@@ -47,16 +47,10 @@ export class Agent {
   }
 
   constructor(readonly config: AgentConfig) {
-    const agent = this;
-    setRuntime({
-      config,
-      get provider() {
-        return agent.provider;
-      },
-      get propagator() {
-        return agent.propagator;
-      },
-    });
+    // The agent itself is what instrumentations read config, provider and propagator from, on every span. Not an
+    // object literal with getters: V8 (Node 20) gives such a literal dictionary properties, and each read from
+    // optimised code was then a generic lookup; a class instance has a fast map and inlined getters.
+    setRuntime(this);
     setBridgeTarget(() => this.sdk);
 
     this.hooks = new InstrumentationHooks([...selectInstrumentations(config), apiBridgeDefinition]);
