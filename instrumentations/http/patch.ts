@@ -94,9 +94,9 @@ function startServerSpan(req: any, res: any, scheme: 'http' | 'https'): Context 
   // An excluded path (a health check) gets no span, and neither does anything it calls.
   if (isExcluded(req.url, config.http.serverExcludedPaths)) return suppressTracing(active);
   const parentContext = getPropagator().extract(ROOT_CONTEXT, req, incomingRequestGetter);
-  const attributes = serverRequestAttributes(req, scheme);
-  const method = attributes['http.request.method'] as string;
-  const span = getTracer().startOwned(spanNameForMethod(method), SpanKind.SERVER, parentContext, attributes);
+  const method = normaliseMethod(req.method);
+  // The attributes are built only for a request that is sampled (with the built-in samplers).
+  const span = getTracer().startOwnedDeferred(spanNameForMethod(method), SpanKind.SERVER, parentContext, serverRequestAttributes, req, scheme);
   const captured = config.http.serverRequestHeaders;
   for (let i = 0; i < captured.length; i++) {
     const values = headerValues(req.headers[captured[i]]);

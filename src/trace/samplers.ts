@@ -31,12 +31,19 @@ export interface Sampler {
     links: Link[] | undefined,
   ): SamplingResult;
   toString(): string;
+  /**
+   * `false` when the sampler's decision never depends on the span's starting attributes, so that a span's
+   * attributes can be built after the decision, and only for a span that records (Tracer#startOwnedDeferred).
+   * A sampler that does not say is taken to read them.
+   */
+  readonly readsAttributes?: boolean;
 }
 
 const DROP: SamplingResult = Object.freeze({ decision: SamplingDecision.NOT_RECORD });
 const SAMPLE: SamplingResult = Object.freeze({ decision: SamplingDecision.RECORD_AND_SAMPLED });
 
 export class AlwaysOnSampler implements Sampler {
+  readonly readsAttributes = false;
   shouldSample(): SamplingResult {
     return SAMPLE;
   }
@@ -46,6 +53,7 @@ export class AlwaysOnSampler implements Sampler {
 }
 
 export class AlwaysOffSampler implements Sampler {
+  readonly readsAttributes = false;
   shouldSample(): SamplingResult {
     return DROP;
   }
@@ -66,6 +74,7 @@ const TWO_28 = 2 ** 28;
  * A sampled decision records the threshold in tracestate (`ot=th:…`), as that specification asks.
  */
 export class TraceIdRatioBasedSampler implements Sampler {
+  readonly readsAttributes = false;
   readonly ratio: number;
   private readonly _thresholdHigh: number;
   private readonly _thresholdLow: number;
@@ -147,6 +156,7 @@ export class ParentBasedSampler implements Sampler {
   private readonly _remoteNotSampled: Sampler;
   private readonly _localSampled: Sampler;
   private readonly _localNotSampled: Sampler;
+  readonly readsAttributes: boolean;
 
   constructor(options: ParentBasedOptions) {
     const on = new AlwaysOnSampler();
@@ -156,6 +166,12 @@ export class ParentBasedSampler implements Sampler {
     this._remoteNotSampled = options.remoteParentNotSampled ?? off;
     this._localSampled = options.localParentSampled ?? on;
     this._localNotSampled = options.localParentNotSampled ?? off;
+    this.readsAttributes =
+      this._root.readsAttributes !== false ||
+      this._remoteSampled.readsAttributes !== false ||
+      this._remoteNotSampled.readsAttributes !== false ||
+      this._localSampled.readsAttributes !== false ||
+      this._localNotSampled.readsAttributes !== false;
   }
 
   shouldSample(

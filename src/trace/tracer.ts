@@ -27,6 +27,9 @@ import { ParentBasedSampler, AlwaysOnSampler, SamplingDecision } from './sampler
 import { NonRecordingSpan, RecordingSpan, type SpanOwner } from './span';
 import { now, toRelativeMillis } from './time';
 
+/** An attribute builder of startOwnedDeferred, with its argument types erased. */
+type Build = (a: unknown, b: unknown) => Attributes;
+
 /** The specification's default span limits (sdk.md#span-limits), for a provider made without configuration. */
 export const DEFAULT_LIMITS: SpanLimits = {
   attributeCountLimit: 128,
@@ -73,7 +76,7 @@ export class Tracer implements ApiTracer, SpanOwner {
     startTime?: number,
     root?: boolean,
   ): Span {
-    return this._start(name, kind, context, attributes, false, links, startTime, root);
+    return this._start(name, kind, context, attributes, false, links, startTime, root, undefined, undefined, undefined);
   }
 
   /**
@@ -82,7 +85,28 @@ export class Tracer implements ApiTracer, SpanOwner {
    * The caller must not use the object afterwards.
    */
   startOwned(name: string, kind: SpanKind, context: Context | undefined, attributes: Attributes): Span {
-    return this._start(name, kind, context, attributes, true, undefined, undefined, undefined);
+    return this._start(name, kind, context, attributes, true, undefined, undefined, undefined, undefined, undefined, undefined);
+  }
+
+  /**
+   * `startOwned` with the attributes built by `build(a, b)` only when they are needed: after the sampling
+   * decision, and only for a span that records, when the sampler does not read starting attributes (every
+   * built-in sampler); before it, as the specification has samplers receive them, for any other sampler. A
+   * request that is not sampled then costs no attribute work (the http server's attributes read a dozen headers
+   * and socket fields). `build` gets two arguments so that callers need no closure.
+   */
+  startOwnedDeferred<A, B>(
+    name: string,
+    kind: SpanKind,
+    context: Context | undefined,
+    build: (a: A, b: B) => Attributes,
+    a: A,
+    b: B,
+  ): Span {
+    if (this._provider.sampler.readsAttributes !== false) {
+      return this._start(name, kind, context, build(a, b), true, undefined, undefined, undefined, undefined, undefined, undefined);
+    }
+    return this._start(name, kind, context, undefined, true, undefined, undefined, undefined, build as Build, a, b);
   }
 
   private _start(
@@ -94,6 +118,9 @@ export class Tracer implements ApiTracer, SpanOwner {
     links: Link[] | undefined,
     startTime: number | undefined,
     root: boolean | undefined,
+    build: Build | undefined,
+    buildA: unknown,
+    buildB: unknown,
   ): Span {
     const ctx = context === undefined ? contextManager.active() : context;
     const provider = this._provider;
@@ -131,6 +158,7 @@ export class Tracer implements ApiTracer, SpanOwner {
       parent,
       startTime === undefined ? now() : startTime,
     );
+    if (build !== undefined) attributes = build(buildA, buildB);
     if (attributes !== undefined && !(owned && span.adoptAttributes(attributes))) span.setAttributes(attributes);
     if (result.attributes !== undefined) span.setAttributes(result.attributes);
     if (links !== undefined) span.addLinks(links);
