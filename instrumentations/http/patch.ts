@@ -338,8 +338,8 @@ function makeIncomingEmit(original: (...args: any[]) => boolean) {
 }
 
 function startClientSpan(req: any, scheme: 'http' | 'https', parent: Context): void {
-  const attributes = clientRequestAttributes(req, scheme);
-  const span = getTracer().startOwned(spanNameForMethod(attributes['http.request.method'] as string), SpanKind.CLIENT, parent, attributes);
+  // The attributes are built only for a request that is sampled (with the built-in samplers).
+  const span = getTracer().startOwnedDeferred(spanNameForMethod(normaliseMethod(req.method)), SpanKind.CLIENT, parent, clientRequestAttributes, req, scheme);
   const captured = getConfig().http.clientRequestHeaders;
   for (let i = 0; i < captured.length; i++) {
     const values = headerValues(req.getHeader(captured[i]));
