@@ -31,7 +31,9 @@ const { startListening } = require('./lib/start-listening');
 
 const ROOT = path.join(__dirname, '..');
 const PROGRAM = path.join(ROOT, 'test', 'fixtures', 'lifecycle', 'exit-program.js');
+// Parsed only when run: bench/run.js requires this file for its table with its own arguments (--quick).
 const { values: opts } = parseArgs({
+  args: require.main === module ? process.argv.slice(2) : [],
   options: {
     runs: { type: 'string', default: '5' },
     'peer-runs': { type: 'string', default: '3' },

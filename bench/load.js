@@ -19,15 +19,14 @@
  *   --env adds environment variables to the agents' runs (not to `none`), for experiments such as
  *   OTEL_TRACES_SAMPLER=always_off or OTEL_NODE_DISABLED_INSTRUMENTATIONS=pg (README, Performance).
  */
-const { execFileSync } = require('node:child_process');
 const { parseEnvOption } = require('./lib/env-option');
-const { startListening } = require('./lib/start-listening');
+const { PINNED, CORES, pin, stop, cpuMillis, memoryMb, sinkCount, startApp, startServices, stopServices, median } = require('./lib/app-under-load');
 const fs = require('node:fs');
-const path = require('node:path');
 const { parseArgs } = require('node:util');
 
-const ROOT = path.join(__dirname, '..');
+// Parsed only when run: bench/run.js requires this file for formatTable with its own arguments (--quick).
 const { values: opts } = parseArgs({
+  args: require.main === module ? process.argv.slice(2) : [],
   options: {
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
@@ -42,103 +41,11 @@ const { values: opts } = parseArgs({
 });
 
 const autocannon = require('autocannon');
-
-const HAS_TASKSET = (() => {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const CORES = require('node:os').availableParallelism?.() ?? require('node:os').cpus().length;
-
-function pin(pid, core) {
-  if (!HAS_TASKSET || CORES < 2) return;
-  try {
-    execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
-  } catch {
-    // a process that already ended, or no permission: run unpinned
-  }
-}
-
-/** Starts a node process (pinned to `core`) and resolves once it prints `listening <port>`. */
-function startNode(args, env, core) {
-  return startListening(process.execPath, args, env, (child) => pin(child.pid, core));
-}
-
-function stop(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
-const TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function cpuMillis(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS; // utime + stime
-}
-
-function peakRssMb(pid) {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-async function sinkCount(port) {
-  const res = await fetch(`http://127.0.0.1:${port}/count`);
-  return (await res.json()).spans;
-}
-
-function agentArgs(agent) {
-  if (agent.startsWith('zerotel')) return ['--require', path.join(ROOT, 'register.js')];
-  if (agent.startsWith('opentelemetry')) return ['--require', require.resolve('@opentelemetry/auto-instrumentations-node/register')];
-  return [];
-}
-
-function agentEnv(agent, sinkPort, downstreamPort) {
-  const down = agent.endsWith('-down');
-  const endpoint = down ? 'http://127.0.0.1:9' : `http://127.0.0.1:${sinkPort}`;
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    PGHOST: process.env.PGHOST || '127.0.0.1',
-    PGPORT: process.env.PGPORT || '5432',
-    PGUSER: process.env.PGUSER || 'postgres',
-    PGDATABASE: process.env.PGDATABASE || 'test',
-    REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
-    DOWNSTREAM_URL: `http://127.0.0.1:${downstreamPort}`,
-  };
-  if (agent === 'none') return env;
-  return {
-    ...env,
-    OTEL_SERVICE_NAME: 'bench-app',
-    OTEL_TRACES_EXPORTER: 'otlp',
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
-    // The OpenTelemetry agent's other signals and cloud detectors are off: traces only, like zerotel.
-    OTEL_METRICS_EXPORTER: 'none',
-    OTEL_LOGS_EXPORTER: 'none',
-    OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process',
-    ...EXTRA_ENV,
-  };
-}
-
 const EXTRA_ENV = parseEnvOption(opts.env);
 
 async function measure(agent, scenario, services) {
-  const script = scenario === 'http' ? 'http-app.js' : 'express-app.js';
-  const app = await startNode([...agentArgs(agent), path.join(__dirname, 'apps', script)], agentEnv(agent, services.sink.port, services.downstream.port), 0);
-  const url = `http://127.0.0.1:${app.port}/${scenario === 'http' ? '' : scenario}`;
+  const app = await startApp(agent, scenario, services, EXTRA_ENV);
+  const url = app.url;
   const connections = Number(opts.connections);
   try {
     await autocannon({ url, connections, duration: Number(opts.warmup) });
@@ -160,7 +67,7 @@ async function measure(agent, scenario, services) {
       p99: result.latency.p99,
       errors: result.errors + result.non2xx,
       cpuUsPerRequest: ((cpuAfter - cpuBefore) * 1000) / requests,
-      peakRssMb: peakRssMb(app.child.pid),
+      peakRssMb: memoryMb(app.child.pid).peak,
       spansPerRequest: spans / requests,
     };
   } finally {
@@ -168,17 +75,9 @@ async function measure(agent, scenario, services) {
   }
 }
 
-function median(xs) {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
 async function main() {
   pin(process.pid, 1);
-  const sink = await startNode([path.join(__dirname, 'lib', 'otlp-sink.js')], { PATH: process.env.PATH }, 1);
-  const downstream = await startNode([path.join(__dirname, 'lib', 'downstream.js')], { PATH: process.env.PATH }, 1);
-  const services = { sink, downstream };
+  const services = await startServices();
   const agents = opts.agents.split(',');
   const scenarios = opts.scenarios.split(',');
   const runs = [];
@@ -197,8 +96,7 @@ async function main() {
       }
     }
   } finally {
-    await stop(sink.child);
-    await stop(downstream.child);
+    await stopServices(services);
   }
   const summary = [];
   for (const scenario of scenarios) {
@@ -233,7 +131,7 @@ async function main() {
     date: new Date().toISOString(),
     node: process.version,
     cores: CORES,
-    pinned: HAS_TASKSET && CORES >= 2,
+    pinned: PINNED,
     options: opts,
     summary,
     runs,

@@ -10,6 +10,7 @@
  *   exit.js       how long a short program takes to end, healthy / refusing / never-answering collector
  *   load.js       an express 5 app under load (hello world; HTTP + pg + Redis), no agent / zerotel /
  *                 OpenTelemetry, with the collector up and down
+ *   memory.js     the same apps' resident set under a minute of sustained load, until V8's heap has settled
  *
  * It installs bench/'s own dependencies (the peers; never zerotel's) when they are missing, and builds zerotel
  * when dist/ is missing. Results: bench/results/latest.json and bench/results/latest.md.
@@ -61,6 +62,9 @@ results.exit = lastLine(runJson('exit.js', quick ? ['--json', '--runs', '1', '--
 const loadJson = path.join(RESULTS, 'load.json');
 runJson('load.js', quick ? ['--duration', '3', '--warmup', '1', '--rounds', '1', '--json', loadJson] : ['--json', loadJson]);
 results.load = JSON.parse(fs.readFileSync(loadJson, 'utf8'));
+const memoryJson = path.join(RESULTS, 'memory.json');
+runJson('memory.js', quick ? ['--duration', '15', '--json', memoryJson] : ['--json', memoryJson]);
+results.memory = JSON.parse(fs.readFileSync(memoryJson, 'utf8'));
 
 fs.writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(results, null, 2));
 const md = markdown(results);
@@ -118,6 +122,10 @@ function markdown(r) {
   lines.push(`Load (\`http\`: a node:http hello world; \`hello\` and \`work\`: an express 5 app; ${r.load.options.connections} connections, ${r.load.options.duration} s × ${r.load.options.rounds} interleaved rounds, medians; app pinned to one core${r.load.pinned ? '' : ' — not pinned here'}; every span exported to a local OTLP sink; \`-down\`: collector down for the whole run):`);
   lines.push('');
   lines.push(require('./load').formatTable(r.load.summary));
+  lines.push('');
+  lines.push(`Memory under sustained load (\`bench/memory.js\`: one process per agent, ${r.memory.options.connections} connections for ${r.memory.options.duration} s, every span exported):`);
+  lines.push('');
+  lines.push(require('./memory').formatTable(r.memory.rows, r.memory.options.duration));
   lines.push('');
   lines.push(require('./exit').table(r.exit));
   return lines.join('\n') + '\n';

@@ -20,7 +20,7 @@ import type { BatchConfig } from '../config';
 import { diag } from '../diag/logger';
 import type { ExitCapableExporter, ExportResult, SpanExporter } from '../exporters/types';
 import { ExportResultCode } from '../exporters/types';
-import type { ReadableSpan } from '../trace/span';
+import { traceFlagsOf, type ReadableSpan } from '../trace/span';
 import { AddResult, type EncodedSpanBatch } from '../exporters/otlp/trace-protobuf-encoder';
 import type { SpanProcessor } from './types';
 import { runSuppressed } from '../context/suppressed';
@@ -77,7 +77,7 @@ export class BatchSpanProcessor implements SpanProcessor {
   onStart(): void {}
 
   onEnd(span: ReadableSpan): void {
-    if (this._shutdown !== undefined || (sampledFlags(span) & 1) === 0) return;
+    if (this._shutdown !== undefined || (traceFlagsOf(span) & 1) === 0) return;
     const queue = this._queue;
     const queued = queue.length + this._encodedCount;
     if (queued >= this._config.maxQueueSize) {
@@ -427,10 +427,4 @@ function withinDeadline(promise: Promise<unknown>, deadline: number): Promise<bo
       },
     );
   });
-}
-
-/** The trace flags, read from the span's own field when it has one (no span-context object made for it). */
-function sampledFlags(span: ReadableSpan): number {
-  const flags = (span as { traceFlags?: number }).traceFlags;
-  return typeof flags === 'number' ? flags : span.spanContext().traceFlags;
 }

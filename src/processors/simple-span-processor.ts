@@ -1,7 +1,7 @@
 import type { SpanExporter } from '../exporters/types';
 import { ExportResultCode } from '../exporters/types';
 import { diag } from '../diag/logger';
-import type { ReadableSpan } from '../trace/span';
+import { traceFlagsOf, type ReadableSpan } from '../trace/span';
 import type { SpanProcessor } from './types';
 import { runSuppressed } from '../context/suppressed';
 
@@ -20,7 +20,7 @@ export class SimpleSpanProcessor implements SpanProcessor {
   onStart(): void {}
 
   onEnd(span: ReadableSpan): void {
-    if (this._shutdown || (span.spanContext().traceFlags & 1) === 0) return;
+    if (this._shutdown || (traceFlagsOf(span) & 1) === 0) return;
     this._pending.push(span);
     if (!this._exporting) this._next();
   }

@@ -91,7 +91,7 @@ describe('EncodedSpanBatch', () => {
 
   it('refuses a span that cannot be encoded and stays usable', async () => {
     const spans = await mixedSpans(2);
-    const broken = Object.create(spans[0], { spanContext: { value: () => { throw new Error('bad span'); } } });
+    const broken = Object.create(spans[0], { attributes: { get: () => { throw new Error('bad span'); } } });
     const batch = newEncodedSpanBatch(1 << 20);
     expect(batch.add(spans[0])).toBe(AddResult.Added);
     expect(batch.add(broken)).toBe(AddResult.Failed);

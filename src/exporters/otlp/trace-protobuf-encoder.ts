@@ -7,9 +7,9 @@
  * protobuf-writer.ts), ids decoded from hex in place, timestamps written as exact fixed64 without BigInt, and no
  * per-span allocation except the trace-state string when a span has one.
  */
-import type { Attributes, HrTime, InstrumentationScope } from '../../api/types';
+import type { Attributes, HrTime, InstrumentationScope, TraceState } from '../../api/types';
 import type { Resource } from '../../resource/resource';
-import type { ReadableSpan, SpanLink, TimedEvent } from '../../trace/span';
+import { RecordingSpan, type ReadableSpan, type SpanLink, type TimedEvent } from '../../trace/span';
 import { toEpochParts } from '../../trace/time';
 import { ProtobufWriter } from './protobuf-writer';
 import { groupSpans, spanFlags } from './span-groups';
@@ -380,12 +380,28 @@ function writeTime(w: ProtobufWriter, tag: number, relativeMillis: number): void
 }
 
 function writeSpan(w: ProtobufWriter, span: ReadableSpan): void {
-  const sc = span.spanContext();
+  // Our own spans hold their ids as fields: reading them there does not build the SpanContext object that
+  // spanContext() makes (and keeps) on a span nothing else asked it of, one allocation a span.
+  let traceId: string;
+  let spanId: string;
+  let traceState: TraceState | undefined;
+  let traceFlags: number;
+  if (span instanceof RecordingSpan) {
+    traceId = span.traceId;
+    spanId = span.spanId;
+    traceState = span.traceState;
+    traceFlags = span.traceFlags;
+  } else {
+    const sc = span.spanContext();
+    traceId = sc.traceId;
+    spanId = sc.spanId;
+    traceState = sc.traceState;
+    traceFlags = sc.traceFlags;
+  }
   // Spans are mostly 128 B – 16 KiB: two length bytes.
   const start = w.beginMessage(SCOPE_SPANS_SPANS, 2);
-  w.hexField(SPAN_TRACE_ID, sc.traceId, 16);
-  w.hexField(SPAN_SPAN_ID, sc.spanId, 8);
-  const traceState = sc.traceState;
+  w.hexField(SPAN_TRACE_ID, traceId, 16);
+  w.hexField(SPAN_SPAN_ID, spanId, 8);
   if (traceState !== undefined) {
     const ts = traceState.serialize();
     if (ts !== '') w.stringField(SPAN_TRACE_STATE, ts);
@@ -412,7 +428,7 @@ function writeSpan(w: ProtobufWriter, span: ReadableSpan): void {
     if (status.code !== 0) w.uint32Field(STATUS_CODE, status.code);
     w.endMessage(statusStart, 1);
   }
-  const flags = spanFlags(sc.traceFlags, span.parentIsRemote);
+  const flags = spanFlags(traceFlags, span.parentIsRemote);
   if (flags !== 0) w.fixed32Field16(flags);
   w.endMessage(start, 2);
 }
