@@ -37,6 +37,11 @@ export interface Sampler {
    * A sampler that does not say is taken to read them.
    */
   readonly readsAttributes?: boolean;
+  /**
+   * `false` when the decision never depends on the trace id: such a sampler is passed an empty string, and the
+   * trace id of a new span is not rendered as hex for it (ids.ts). A sampler that does not say is taken to read it.
+   */
+  readonly readsTraceId?: boolean;
 }
 
 const DROP: SamplingResult = Object.freeze({ decision: SamplingDecision.NOT_RECORD });
@@ -44,6 +49,7 @@ const SAMPLE: SamplingResult = Object.freeze({ decision: SamplingDecision.RECORD
 
 export class AlwaysOnSampler implements Sampler {
   readonly readsAttributes = false;
+  readonly readsTraceId = false;
   shouldSample(): SamplingResult {
     return SAMPLE;
   }
@@ -54,6 +60,7 @@ export class AlwaysOnSampler implements Sampler {
 
 export class AlwaysOffSampler implements Sampler {
   readonly readsAttributes = false;
+  readonly readsTraceId = false;
   shouldSample(): SamplingResult {
     return DROP;
   }
@@ -75,6 +82,7 @@ const TWO_28 = 2 ** 28;
  */
 export class TraceIdRatioBasedSampler implements Sampler {
   readonly readsAttributes = false;
+  readonly readsTraceId = true;
   readonly ratio: number;
   private readonly _thresholdHigh: number;
   private readonly _thresholdLow: number;
@@ -157,6 +165,7 @@ export class ParentBasedSampler implements Sampler {
   private readonly _localSampled: Sampler;
   private readonly _localNotSampled: Sampler;
   readonly readsAttributes: boolean;
+  readonly readsTraceId: boolean;
 
   constructor(options: ParentBasedOptions) {
     const on = new AlwaysOnSampler();
@@ -172,6 +181,12 @@ export class ParentBasedSampler implements Sampler {
       this._remoteNotSampled.readsAttributes !== false ||
       this._localSampled.readsAttributes !== false ||
       this._localNotSampled.readsAttributes !== false;
+    this.readsTraceId =
+      this._root.readsTraceId !== false ||
+      this._remoteSampled.readsTraceId !== false ||
+      this._remoteNotSampled.readsTraceId !== false ||
+      this._localSampled.readsTraceId !== false ||
+      this._localNotSampled.readsTraceId !== false;
   }
 
   shouldSample(

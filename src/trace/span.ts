@@ -17,6 +17,7 @@ import type {
 import type { SpanLimits } from '../config';
 import { diag } from '../diag/logger';
 import { sanitizeAttributes, sanitizeValue } from './attributes';
+import { DRAWN, spanIdHex, traceIdHex } from './ids';
 import { isTimeInput, now, toRelativeMillis } from './time';
 import type { Resource } from '../resource/resource';
 
@@ -83,13 +84,27 @@ export function traceFlagsOf(span: ReadableSpan): number {
 export class RecordingSpan implements Span, ReadableSpan {
   name: string;
   readonly kind: SpanKind;
-  readonly traceId: string;
-  readonly spanId: string;
   readonly traceFlags: number;
   readonly traceState: TraceState | undefined;
-  readonly parentSpanId: string | undefined;
   readonly parentIsRemote: boolean | undefined;
   readonly startTime: number;
+  // The ids as chunks (ids.ts, DRAWN), their hex made when first asked for. A trace or parent id that came as
+  // hex (a remote or foreign parent) has -1 in its first chunk and only the hex.
+  readonly _t0: number;
+  readonly _t1: number;
+  readonly _t2: number;
+  readonly _t3: number;
+  readonly _t4: number;
+  readonly _t5: number;
+  readonly _s0: number;
+  readonly _s1: number;
+  readonly _s2: number;
+  readonly _p0: number;
+  readonly _p1: number;
+  readonly _p2: number;
+  private _traceIdHex: string | undefined;
+  private _spanIdHex: string | undefined = undefined;
+  private _parentSpanIdHex: string | undefined;
   endTime = 0;
   ended = false;
   status: SpanStatus = UNSET_STATUS;
@@ -103,32 +118,79 @@ export class RecordingSpan implements Span, ReadableSpan {
   private _spanContext: SpanContext | undefined = undefined;
   private readonly _owner: SpanOwner;
 
+  /**
+   * Only the tracer makes recording spans, right after drawing this span's id (and, for a root, its trace id)
+   * into DRAWN. `localParent` is the parent when it is one of ours (its chunks are copied); `parent` a remote or
+   * foreign parent's context (its hex is kept).
+   */
   constructor(
     owner: SpanOwner,
     name: string,
     kind: SpanKind,
-    traceId: string,
-    spanId: string,
     traceFlags: number,
     traceState: TraceState | undefined,
+    localParent: RecordingSpan | undefined,
     parent: SpanContext | undefined,
     startTime: number,
   ) {
     this._owner = owner;
     this.name = name;
     this.kind = kind;
-    this.traceId = traceId;
-    this.spanId = spanId;
     this.traceFlags = traceFlags;
     this.traceState = traceState;
-    if (parent === undefined) {
-      this.parentSpanId = undefined;
-      this.parentIsRemote = undefined;
-    } else {
-      this.parentSpanId = parent.spanId;
+    if (localParent !== undefined) {
+      this._t0 = localParent._t0;
+      this._t1 = localParent._t1;
+      this._t2 = localParent._t2;
+      this._t3 = localParent._t3;
+      this._t4 = localParent._t4;
+      this._t5 = localParent._t5;
+      this._traceIdHex = localParent._traceIdHex;
+      this._p0 = localParent._s0;
+      this._p1 = localParent._s1;
+      this._p2 = localParent._s2;
+      this._parentSpanIdHex = localParent._spanIdHex;
+      this.parentIsRemote = false;
+    } else if (parent !== undefined) {
+      this._t0 = this._t1 = this._t2 = this._t3 = this._t4 = this._t5 = -1;
+      this._traceIdHex = parent.traceId;
+      this._p0 = this._p1 = this._p2 = -1;
+      this._parentSpanIdHex = parent.spanId;
       this.parentIsRemote = parent.isRemote === true;
+    } else {
+      this._t0 = DRAWN[0];
+      this._t1 = DRAWN[1];
+      this._t2 = DRAWN[2];
+      this._t3 = DRAWN[3];
+      this._t4 = DRAWN[4];
+      this._t5 = DRAWN[5];
+      this._traceIdHex = undefined;
+      this._p0 = this._p1 = this._p2 = -1;
+      this._parentSpanIdHex = undefined;
+      this.parentIsRemote = undefined;
     }
+    this._s0 = DRAWN[6];
+    this._s1 = DRAWN[7];
+    this._s2 = DRAWN[8];
     this.startTime = startTime;
+  }
+
+  get traceId(): string {
+    let hex = this._traceIdHex;
+    if (hex === undefined) hex = this._traceIdHex = traceIdHex(this._t0, this._t1, this._t2, this._t3, this._t4, this._t5);
+    return hex;
+  }
+
+  get spanId(): string {
+    let hex = this._spanIdHex;
+    if (hex === undefined) hex = this._spanIdHex = spanIdHex(this._s0, this._s1, this._s2);
+    return hex;
+  }
+
+  get parentSpanId(): string | undefined {
+    let hex = this._parentSpanIdHex;
+    if (hex === undefined && this._p0 >= 0) hex = this._parentSpanIdHex = spanIdHex(this._p0, this._p1, this._p2);
+    return hex;
   }
 
   get resource(): Resource {

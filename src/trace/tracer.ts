@@ -21,7 +21,7 @@ import { diag } from '../diag/logger';
 import type { SpanProcessor } from '../processors/types';
 import { MultiSpanProcessor, NOOP_PROCESSOR } from '../processors/multi-span-processor';
 import { Resource } from '../resource/resource';
-import { generateSpanId, generateTraceId, INVALID_SPAN_CONTEXT, isSpanContextValid } from './ids';
+import { DRAWN, drawSpanId, drawTraceId, INVALID_SPAN_CONTEXT, isSpanContextValid, spanIdHex, traceIdHex } from './ids';
 import type { Sampler } from './samplers';
 import { ParentBasedSampler, AlwaysOnSampler, SamplingDecision } from './samplers';
 import { NonRecordingSpan, RecordingSpan, type SpanOwner } from './span';
@@ -125,36 +125,56 @@ export class Tracer implements ApiTracer, SpanOwner {
     const ctx = context === undefined ? contextManager.active() : context;
     const provider = this._provider;
     if (provider.isShutdown || isTracingSuppressed(ctx)) return SUPPRESSED_SPAN;
+    // The parent: one of ours (its ids are copied as they are kept), or a remote or foreign one (checked).
+    let localParent: RecordingSpan | undefined;
     let parent: SpanContext | undefined;
     if (root !== true) {
       const parentSpan = getSpan(ctx);
       if (parentSpan !== undefined) {
-        // Our own spans are valid by construction: only a foreign or remote one needs checking.
-        if (parentSpan instanceof RecordingSpan) parent = parentSpan.spanContext();
+        if (parentSpan instanceof RecordingSpan) localParent = parentSpan;
         else {
           const sc = parentSpan.spanContext();
           if (isSpanContextValid(sc)) parent = sc;
         }
       }
     }
-    const traceId = parent === undefined ? generateTraceId() : parent.traceId;
-    const spanId = generateSpanId();
+    if (localParent === undefined && parent === undefined) drawTraceId();
+    drawSpanId();
+    const sampler = provider.sampler;
+    // The trace id's hex only for a sampler that may read it (every built-in one but TraceIdRatioBased does not).
+    const traceId =
+      sampler.readsTraceId === false
+        ? ''
+        : localParent !== undefined
+          ? localParent.traceId
+          : parent !== undefined
+            ? parent.traceId
+            : traceIdHex(DRAWN[0], DRAWN[1], DRAWN[2], DRAWN[3], DRAWN[4], DRAWN[5]);
     // A root span is sampled against a context without the ignored parent.
-    const samplingContext = parent === undefined && root === true ? ROOT_CONTEXT : ctx;
-    const result = provider.sampler.shouldSample(samplingContext, traceId, name, kind, attributes, links);
-    const traceState = result.traceState !== undefined ? result.traceState : parent?.traceState;
+    const samplingContext = localParent === undefined && parent === undefined && root === true ? ROOT_CONTEXT : ctx;
+    const result = sampler.shouldSample(samplingContext, traceId, name, kind, attributes, links);
+    const traceState =
+      result.traceState !== undefined ? result.traceState : localParent !== undefined ? localParent.traceState : parent?.traceState;
     if (result.decision === SamplingDecision.NOT_RECORD) {
-      return new NonRecordingSpan({ traceId, spanId, traceFlags: 0, traceState, isRemote: false });
+      const spanId = spanIdHex(DRAWN[6], DRAWN[7], DRAWN[8]);
+      const id =
+        traceId !== ''
+          ? traceId
+          : localParent !== undefined
+            ? localParent.traceId
+            : parent !== undefined
+              ? parent.traceId
+              : traceIdHex(DRAWN[0], DRAWN[1], DRAWN[2], DRAWN[3], DRAWN[4], DRAWN[5]);
+      return new NonRecordingSpan({ traceId: id, spanId, traceFlags: 0, traceState, isRemote: false });
     }
     const flags = result.decision === SamplingDecision.RECORD_AND_SAMPLED ? 1 : 0;
     const span = new RecordingSpan(
       this,
       typeof name === 'string' ? name : String(name),
       kind,
-      traceId,
-      spanId,
       flags,
       traceState,
+      localParent,
       parent,
       startTime === undefined ? now() : startTime,
     );

@@ -380,34 +380,30 @@ function writeTime(w: ProtobufWriter, tag: number, relativeMillis: number): void
 }
 
 function writeSpan(w: ProtobufWriter, span: ReadableSpan): void {
-  // Our own spans hold their ids as fields: reading them there does not build the SpanContext object that
-  // spanContext() makes (and keeps) on a span nothing else asked it of, one allocation a span.
-  let traceId: string;
-  let spanId: string;
+  // Spans are mostly 128 B – 16 KiB: two length bytes.
+  const start = w.beginMessage(SCOPE_SPANS_SPANS, 2);
   let traceState: TraceState | undefined;
   let traceFlags: number;
   if (span instanceof RecordingSpan) {
-    traceId = span.traceId;
-    spanId = span.spanId;
+    // Our own spans keep their ids as the integers they were drawn as (ids.ts): written as bytes, with no hex
+    // made and parsed back, and without the SpanContext object spanContext() would build.
+    if (span._t0 >= 0) w.traceIdField(SPAN_TRACE_ID, span._t0, span._t1, span._t2, span._t3, span._t4, span._t5);
+    else w.hexField(SPAN_TRACE_ID, span.traceId, 16);
+    w.spanIdField(SPAN_SPAN_ID, span._s0, span._s1, span._s2);
     traceState = span.traceState;
     traceFlags = span.traceFlags;
+    if (traceState !== undefined) writeTraceState(w, traceState);
+    if (span._p0 >= 0) w.spanIdField(SPAN_PARENT_SPAN_ID, span._p0, span._p1, span._p2);
+    else writeParentSpanId(w, span.parentSpanId);
   } else {
     const sc = span.spanContext();
-    traceId = sc.traceId;
-    spanId = sc.spanId;
+    w.hexField(SPAN_TRACE_ID, sc.traceId, 16);
+    w.hexField(SPAN_SPAN_ID, sc.spanId, 8);
     traceState = sc.traceState;
     traceFlags = sc.traceFlags;
+    if (traceState !== undefined) writeTraceState(w, traceState);
+    writeParentSpanId(w, span.parentSpanId);
   }
-  // Spans are mostly 128 B – 16 KiB: two length bytes.
-  const start = w.beginMessage(SCOPE_SPANS_SPANS, 2);
-  w.hexField(SPAN_TRACE_ID, traceId, 16);
-  w.hexField(SPAN_SPAN_ID, spanId, 8);
-  if (traceState !== undefined) {
-    const ts = traceState.serialize();
-    if (ts !== '') w.stringField(SPAN_TRACE_STATE, ts);
-  }
-  const parent = span.parentSpanId;
-  if (parent !== undefined && parent !== '') w.hexField(SPAN_PARENT_SPAN_ID, parent, 8);
   if (span.name !== '') w.stringField(SPAN_NAME, span.name);
   // The API numbers kinds from INTERNAL = 0; OTLP from SPAN_KIND_UNSPECIFIED = 0, INTERNAL = 1.
   w.uint32Field(SPAN_KIND, (span.kind | 0) + 1);
@@ -431,6 +427,15 @@ function writeSpan(w: ProtobufWriter, span: ReadableSpan): void {
   const flags = spanFlags(traceFlags, span.parentIsRemote);
   if (flags !== 0) w.fixed32Field16(flags);
   w.endMessage(start, 2);
+}
+
+function writeTraceState(w: ProtobufWriter, traceState: TraceState): void {
+  const ts = traceState.serialize();
+  if (ts !== '') w.stringField(SPAN_TRACE_STATE, ts);
+}
+
+function writeParentSpanId(w: ProtobufWriter, parent: string | undefined): void {
+  if (parent !== undefined && parent !== '') w.hexField(SPAN_PARENT_SPAN_ID, parent, 8);
 }
 
 function writeEvent(w: ProtobufWriter, event: TimedEvent): void {
