@@ -39,8 +39,8 @@ function refill(): Buffer {
  * encoder reads the ids, and it wants bytes: rendering hex when the span starts and parsing it back when it is
  * encoded were ~3.2K of the ~40K instructions the agent added to a node:http request (callgrind, Node 20).
  *
- * drawTraceId and drawSpanId leave the chunks in DRAWN (trace id at 0–5, span id at 6–8), where the tracer's
- * next RecordingSpan reads them.
+ * drawTraceId and drawSpanId leave the chunks in DRAWN (trace id at 0–5, span id at 6–8), for the caller to
+ * copy out before anything else draws.
  */
 export const DRAWN = new Int32Array(9);
 

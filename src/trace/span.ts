@@ -17,7 +17,7 @@ import type {
 import type { SpanLimits } from '../config';
 import { diag } from '../diag/logger';
 import { sanitizeAttributes, sanitizeValue } from './attributes';
-import { DRAWN, spanIdHex, traceIdHex } from './ids';
+import { spanIdHex, traceIdHex } from './ids';
 import { isTimeInput, now, toRelativeMillis } from './time';
 import type { Resource } from '../resource/resource';
 
@@ -88,7 +88,7 @@ export class RecordingSpan implements Span, ReadableSpan {
   readonly traceState: TraceState | undefined;
   readonly parentIsRemote: boolean | undefined;
   readonly startTime: number;
-  // The ids as chunks (ids.ts, DRAWN), their hex made when first asked for. A trace or parent id that came as
+  // The ids as chunks (ids.ts), their hex made when first asked for. A trace or parent id that came as
   // hex (a remote or foreign parent) has -1 in its first chunk and only the hex.
   readonly _t0: number;
   readonly _t1: number;
@@ -119,9 +119,9 @@ export class RecordingSpan implements Span, ReadableSpan {
   private readonly _owner: SpanOwner;
 
   /**
-   * Only the tracer makes recording spans, right after drawing this span's id (and, for a root, its trace id)
-   * into DRAWN. `localParent` is the parent when it is one of ours (its chunks are copied); `parent` a remote or
-   * foreign parent's context (its hex is kept).
+   * Only the tracer makes recording spans. `localParent` is the parent when it is one of ours (its chunks are
+   * copied); `parent` a remote or foreign parent's context (its hex is kept); `t0`–`t5` a root span's new trace id
+   * and `s0`–`s2` the span's new id, as chunks (ids.ts).
    */
   constructor(
     owner: SpanOwner,
@@ -132,6 +132,15 @@ export class RecordingSpan implements Span, ReadableSpan {
     localParent: RecordingSpan | undefined,
     parent: SpanContext | undefined,
     startTime: number,
+    t0: number,
+    t1: number,
+    t2: number,
+    t3: number,
+    t4: number,
+    t5: number,
+    s0: number,
+    s1: number,
+    s2: number,
   ) {
     this._owner = owner;
     this.name = name;
@@ -158,20 +167,20 @@ export class RecordingSpan implements Span, ReadableSpan {
       this._parentSpanIdHex = parent.spanId;
       this.parentIsRemote = parent.isRemote === true;
     } else {
-      this._t0 = DRAWN[0];
-      this._t1 = DRAWN[1];
-      this._t2 = DRAWN[2];
-      this._t3 = DRAWN[3];
-      this._t4 = DRAWN[4];
-      this._t5 = DRAWN[5];
+      this._t0 = t0;
+      this._t1 = t1;
+      this._t2 = t2;
+      this._t3 = t3;
+      this._t4 = t4;
+      this._t5 = t5;
       this._traceIdHex = undefined;
       this._p0 = this._p1 = this._p2 = -1;
       this._parentSpanIdHex = undefined;
       this.parentIsRemote = undefined;
     }
-    this._s0 = DRAWN[6];
-    this._s1 = DRAWN[7];
-    this._s2 = DRAWN[8];
+    this._s0 = s0;
+    this._s1 = s1;
+    this._s2 = s2;
     this.startTime = startTime;
   }
 

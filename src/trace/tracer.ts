@@ -138,8 +138,21 @@ export class Tracer implements ApiTracer, SpanOwner {
         }
       }
     }
-    if (localParent === undefined && parent === undefined) drawTraceId();
+    // New ids are copied out of DRAWN at once: the sampler is the application's code, and may start spans of its own.
+    let t0 = -1, t1 = -1, t2 = -1, t3 = -1, t4 = -1, t5 = -1;
+    if (localParent === undefined && parent === undefined) {
+      drawTraceId();
+      t0 = DRAWN[0];
+      t1 = DRAWN[1];
+      t2 = DRAWN[2];
+      t3 = DRAWN[3];
+      t4 = DRAWN[4];
+      t5 = DRAWN[5];
+    }
     drawSpanId();
+    const s0 = DRAWN[6];
+    const s1 = DRAWN[7];
+    const s2 = DRAWN[8];
     const sampler = provider.sampler;
     // The trace id's hex only for a sampler that may read it (every built-in one but TraceIdRatioBased does not).
     const traceId =
@@ -149,14 +162,14 @@ export class Tracer implements ApiTracer, SpanOwner {
           ? localParent.traceId
           : parent !== undefined
             ? parent.traceId
-            : traceIdHex(DRAWN[0], DRAWN[1], DRAWN[2], DRAWN[3], DRAWN[4], DRAWN[5]);
+            : traceIdHex(t0, t1, t2, t3, t4, t5);
     // A root span is sampled against a context without the ignored parent.
     const samplingContext = localParent === undefined && parent === undefined && root === true ? ROOT_CONTEXT : ctx;
     const result = sampler.shouldSample(samplingContext, traceId, name, kind, attributes, links);
     const traceState =
       result.traceState !== undefined ? result.traceState : localParent !== undefined ? localParent.traceState : parent?.traceState;
     if (result.decision === SamplingDecision.NOT_RECORD) {
-      const spanId = spanIdHex(DRAWN[6], DRAWN[7], DRAWN[8]);
+      const spanId = spanIdHex(s0, s1, s2);
       const id =
         traceId !== ''
           ? traceId
@@ -164,7 +177,7 @@ export class Tracer implements ApiTracer, SpanOwner {
             ? localParent.traceId
             : parent !== undefined
               ? parent.traceId
-              : traceIdHex(DRAWN[0], DRAWN[1], DRAWN[2], DRAWN[3], DRAWN[4], DRAWN[5]);
+              : traceIdHex(t0, t1, t2, t3, t4, t5);
       return new NonRecordingSpan({ traceId: id, spanId, traceFlags: 0, traceState, isRemote: false });
     }
     const flags = result.decision === SamplingDecision.RECORD_AND_SAMPLED ? 1 : 0;
@@ -177,6 +190,15 @@ export class Tracer implements ApiTracer, SpanOwner {
       localParent,
       parent,
       startTime === undefined ? now() : startTime,
+      t0,
+      t1,
+      t2,
+      t3,
+      t4,
+      t5,
+      s0,
+      s1,
+      s2,
     );
     if (build !== undefined) attributes = build(buildA, buildB);
     if (attributes !== undefined && !(owned && span.adoptAttributes(attributes))) span.setAttributes(attributes);

@@ -116,4 +116,32 @@ describe('what a span allocates', () => {
     expect(recorded).toBeGreaterThan(120);
     expect(recorded).toBeLessThan(280);
   });
+
+  it('keeps a span\'s ids when its sampler starts spans of its own', () => {
+    let inner: any;
+    let busy = false;
+    const seen: string[] = [];
+    const provider: TracerProvider = new TracerProvider({
+      processors: [],
+      sampler: {
+        shouldSample: (_c, traceId) => {
+          seen.push(traceId);
+          // the application's sampler starting a span of its own (logging through an instrumented client, say)
+          if (!busy) {
+            busy = true;
+            inner = provider.getTracer('inside').startSpan('inner', undefined, ROOT_CONTEXT);
+          }
+          return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+        },
+        toString: () => 'busy',
+      },
+    });
+    const outer = provider.getTracer('t').startSpan('outer', undefined, ROOT_CONTEXT) as any;
+    expect(seen[0]).toBe(outer.traceId);
+    expect(outer.spanId).not.toBe(inner.spanId);
+    expect(outer.traceId).not.toBe(inner.traceId);
+    const child = provider.getTracer('t').startSpan('child', undefined, setSpan(ROOT_CONTEXT, outer)) as any;
+    expect(child.traceId).toBe(outer.traceId);
+    expect(child.parentSpanId).toBe(outer.spanId);
+  });
 });
