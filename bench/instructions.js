@@ -22,6 +22,7 @@
  *          [--preload file]   (another preload in zerotel's place, for experiments)
  */
 const { execFileSync } = require('node:child_process');
+const { appEnv } = require('./lib/app-under-load');
 const { parseEnvOption } = require('./lib/env-option');
 const { startListening } = require('./lib/start-listening');
 const fs = require('node:fs');
@@ -77,16 +78,7 @@ const callgrindControl = (...args) => execFileSync('callgrind_control', args, { 
 
 async function measure(agentName, services) {
   const outFile = path.join(os.tmpdir(), `callgrind.out.zerotel-bench-${agentName}-${process.pid}`);
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    PGHOST: process.env.PGHOST || '127.0.0.1',
-    PGPORT: process.env.PGPORT || '5432',
-    PGUSER: process.env.PGUSER || 'postgres',
-    PGDATABASE: process.env.PGDATABASE || 'test',
-    REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
-    DOWNSTREAM_URL: `http://127.0.0.1:${services.downstream.port}`,
-  };
+  const env = appEnv(services.downstream.port);
   const nodeArgs = [];
   if (agentName !== 'none') {
     nodeArgs.push('--require', path.resolve(opts.preload));

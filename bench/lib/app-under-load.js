@@ -80,11 +80,9 @@ function agentArgs(agent) {
   return [];
 }
 
-/** The app's environment: `-down` agents export to a closed port; `extraEnv` goes to the agents, never to `none`. */
-function agentEnv(agent, sinkPort, downstreamPort, extraEnv) {
-  const down = agent.endsWith('-down');
-  const endpoint = down ? 'http://127.0.0.1:9' : `http://127.0.0.1:${sinkPort}`;
-  const env = {
+/** The benchmark app's own environment, whatever the agent: where PostgreSQL, Redis and the downstream service are. */
+function appEnv(downstreamPort) {
+  return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     PGHOST: process.env.PGHOST || '127.0.0.1',
@@ -94,6 +92,13 @@ function agentEnv(agent, sinkPort, downstreamPort, extraEnv) {
     REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
     DOWNSTREAM_URL: `http://127.0.0.1:${downstreamPort}`,
   };
+}
+
+/** The app's environment: `-down` agents export to a closed port; `extraEnv` goes to the agents, never to `none`. */
+function agentEnv(agent, sinkPort, downstreamPort, extraEnv) {
+  const down = agent.endsWith('-down');
+  const endpoint = down ? 'http://127.0.0.1:9' : `http://127.0.0.1:${sinkPort}`;
+  const env = appEnv(downstreamPort);
   if (agent === 'none') return env;
   return {
     ...env,
@@ -134,4 +139,4 @@ function median(xs) {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-module.exports = { CORES, PINNED, pin, stop, cpuMillis, memoryMb, sinkCount, startApp, startServices, stopServices, median };
+module.exports = { appEnv, CORES, PINNED, pin, stop, cpuMillis, memoryMb, sinkCount, startApp, startServices, stopServices, median };
