@@ -175,18 +175,10 @@ export class ParentBasedSampler implements Sampler {
     this._remoteNotSampled = options.remoteParentNotSampled ?? off;
     this._localSampled = options.localParentSampled ?? on;
     this._localNotSampled = options.localParentNotSampled ?? off;
-    this.readsAttributes =
-      this._root.readsAttributes !== false ||
-      this._remoteSampled.readsAttributes !== false ||
-      this._remoteNotSampled.readsAttributes !== false ||
-      this._localSampled.readsAttributes !== false ||
-      this._localNotSampled.readsAttributes !== false;
-    this.readsTraceId =
-      this._root.readsTraceId !== false ||
-      this._remoteSampled.readsTraceId !== false ||
-      this._remoteNotSampled.readsTraceId !== false ||
-      this._localSampled.readsTraceId !== false ||
-      this._localNotSampled.readsTraceId !== false;
+    // It reads what any of the samplers it delegates to may read.
+    const delegates = [this._root, this._remoteSampled, this._remoteNotSampled, this._localSampled, this._localNotSampled];
+    this.readsAttributes = delegates.some((d) => d.readsAttributes !== false);
+    this.readsTraceId = delegates.some((d) => d.readsTraceId !== false);
   }
 
   shouldSample(

@@ -42,6 +42,22 @@ export const DEFAULT_LIMITS: SpanLimits = {
 
 const SUPPRESSED_SPAN = new NonRecordingSpan(INVALID_SPAN_CONTEXT);
 
+/** A new span's trace id as hex: its local parent's, its remote or foreign parent's, or the new one drawn for it. */
+function traceIdOf(
+  localParent: RecordingSpan | undefined,
+  parent: SpanContext | undefined,
+  t0: number,
+  t1: number,
+  t2: number,
+  t3: number,
+  t4: number,
+  t5: number,
+): string {
+  if (localParent !== undefined) return localParent.traceId;
+  if (parent !== undefined) return parent.traceId;
+  return traceIdHex(t0, t1, t2, t3, t4, t5);
+}
+
 export class Tracer implements ApiTracer, SpanOwner {
   readonly instrumentationScope: InstrumentationScope;
   readonly limits: SpanLimits;
@@ -155,14 +171,7 @@ export class Tracer implements ApiTracer, SpanOwner {
     const s2 = DRAWN[8];
     const sampler = provider.sampler;
     // The trace id's hex only for a sampler that may read it (every built-in one but TraceIdRatioBased does not).
-    const traceId =
-      sampler.readsTraceId === false
-        ? ''
-        : localParent !== undefined
-          ? localParent.traceId
-          : parent !== undefined
-            ? parent.traceId
-            : traceIdHex(t0, t1, t2, t3, t4, t5);
+    const traceId = sampler.readsTraceId === false ? '' : traceIdOf(localParent, parent, t0, t1, t2, t3, t4, t5);
     // A root span is sampled against a context without the ignored parent.
     const samplingContext = localParent === undefined && parent === undefined && root === true ? ROOT_CONTEXT : ctx;
     const result = sampler.shouldSample(samplingContext, traceId, name, kind, attributes, links);
@@ -170,14 +179,7 @@ export class Tracer implements ApiTracer, SpanOwner {
       result.traceState !== undefined ? result.traceState : localParent !== undefined ? localParent.traceState : parent?.traceState;
     if (result.decision === SamplingDecision.NOT_RECORD) {
       const spanId = spanIdHex(s0, s1, s2);
-      const id =
-        traceId !== ''
-          ? traceId
-          : localParent !== undefined
-            ? localParent.traceId
-            : parent !== undefined
-              ? parent.traceId
-              : traceIdHex(t0, t1, t2, t3, t4, t5);
+      const id = traceId !== '' ? traceId : traceIdOf(localParent, parent, t0, t1, t2, t3, t4, t5);
       return new NonRecordingSpan({ traceId: id, spanId, traceFlags: 0, traceState, isRemote: false });
     }
     const flags = result.decision === SamplingDecision.RECORD_AND_SAMPLED ? 1 : 0;

@@ -4,8 +4,9 @@
  * definitions; each tag constant below names its message and field.
  *
  * Written for speed: one reused writer, fields written in one pass with back-patched lengths (see
- * protobuf-writer.ts), ids decoded from hex in place, timestamps written as exact fixed64 without BigInt, and no
- * per-span allocation except the trace-state string when a span has one.
+ * protobuf-writer.ts), our spans' ids written from the integers they were drawn as (others' decoded from hex in
+ * place), timestamps written as exact fixed64 without BigInt, and no per-span allocation except the trace-state
+ * string when a span has one.
  */
 import type { Attributes, HrTime, InstrumentationScope, TraceState } from '../../api/types';
 import type { Resource } from '../../resource/resource';
