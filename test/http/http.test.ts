@@ -111,7 +111,8 @@ for (const variant of ['app.js', 'app.mjs']) {
     });
 
     it('traces every call form of http.request/get and https', async () => {
-      const { response, spans } = await traced('/client-forms', 1 + 6 + 5);
+      // the front's server span, its 6 client spans, the front's own https server answering the 6th, 5 peer server spans
+      const { response, spans } = await traced('/client-forms', 1 + 6 + 1 + 5);
       expect(response.body.split(',')).toHaveLength(6);
       const clients = spans.filter((s) => s.kind === CLIENT && service(s) === 'front');
       expect(clients).toHaveLength(6);
@@ -128,6 +129,8 @@ for (const variant of ['app.js', 'app.mjs']) {
       const peerServers = spans.filter((s) => s.kind === SERVER && service(s) === 'peer');
       expect(peerServers).toHaveLength(5);
       for (const p of peerServers) expect(clients.map((c) => c.spanId)).toContain(p.parentSpanId);
+      const secureServer = spans.find((s) => s.kind === SERVER && service(s) === 'front' && s.attributes['url.scheme'] === 'https');
+      expect(secureServer?.parentSpanId).toBe(secure.spanId);
     });
 
     it('marks a 5xx server response as an error with error.type, a 4xx only on the client', async () => {
