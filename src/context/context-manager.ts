@@ -15,6 +15,18 @@ function applyWithThis(fn: AnyFunction, thisArg: unknown, args: ArrayLike<unknow
 }
 
 /**
+ * What the store holds for a context: nothing for the root context, which `active()` reads back as the root
+ * context all the same. Instrumentations run a client's connect in the root context so that its socket's
+ * callbacks do not keep a request's context alive; storing ROOT_CONTEXT there, instead of no store, made every
+ * callback of that socket slow on Node 24 (the benchmark's `work` route with a node-redis client connected at
+ * startup: 70K more instructions a request, ~40 % of the agent's cost there, with V8 going to its runtime ~50
+ * times a request to define the properties of Node's `nextTick` objects). With no store, as without the agent.
+ */
+function storeOf(context: Context): Context {
+  return context === ROOT_CONTEXT ? (undefined as unknown as Context) : context;
+}
+
+/**
  * The context manager, on AsyncLocalStorage. Its method names and behaviour are those of @opentelemetry/api's
  * ContextManager, so the bridge can register it there as it is.
  */
@@ -41,8 +53,8 @@ export class AsyncLocalStorageContextManager {
     ...args: A
   ): ReturnType<F> {
     // The common call, with(ctx, fn), goes to AsyncLocalStorage directly: no argument shuffling.
-    if (thisArg === undefined && args.length === 0) return this._als.run(context, fn as () => ReturnType<F>);
-    return this._als.run(context, applyWithThis, fn, thisArg, args) as ReturnType<F>;
+    if (thisArg === undefined && args.length === 0) return this._als.run(storeOf(context), fn as () => ReturnType<F>);
+    return this._als.run(storeOf(context), applyWithThis, fn, thisArg, args) as ReturnType<F>;
   }
 
   /**
@@ -50,7 +62,7 @@ export class AsyncLocalStorageContextManager {
    * `args` may be the wrapper's own `arguments`.
    */
   run(context: Context, fn: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>): unknown {
-    return this._als.run(context, applyWithThis, fn, thisArg, args);
+    return this._als.run(storeOf(context), applyWithThis, fn, thisArg, args);
   }
 
   bind<T>(context: Context, target: T): T {
@@ -73,8 +85,9 @@ export class AsyncLocalStorageContextManager {
 
   private _bindFunction(context: Context, target: AnyFunction): AnyFunction {
     const als = this._als;
+    const store = storeOf(context);
     const bound = function (this: unknown) {
-      return als.run(context, applyWithThis, target, this, arguments);
+      return als.run(store, applyWithThis, target, this, arguments);
     };
     copyFunctionShape(bound, target);
     return bound;

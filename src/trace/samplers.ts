@@ -190,9 +190,16 @@ export class ParentBasedSampler implements Sampler {
     links: Link[] | undefined,
   ): SamplingResult {
     const parentSpan = getSpan(context);
-    const parent = parentSpan?.spanContext();
-    // Our own spans are valid by construction; only a foreign or remote parent needs checking.
-    if (parent === undefined || (!(parentSpan instanceof RecordingSpan) && !isSpanContextValid(parent))) {
+    if (parentSpan === undefined) return this._root.shouldSample(context, traceId, spanName, spanKind, attributes, links);
+    // Our own span, the usual parent, is valid by construction and local: its flags are read off it, since its
+    // spanContext() would write out its ids in hex for nobody (and allocate) on every child span.
+    if (parentSpan instanceof RecordingSpan) {
+      const delegate = (parentSpan.traceFlags & 1) === 1 ? this._localSampled : this._localNotSampled;
+      return delegate.shouldSample(context, traceId, spanName, spanKind, attributes, links);
+    }
+    const parent = parentSpan.spanContext();
+    // Only a foreign or remote parent needs checking.
+    if (parent === undefined || !isSpanContextValid(parent)) {
       return this._root.shouldSample(context, traceId, spanName, spanKind, attributes, links);
     }
     const sampled = (parent.traceFlags & 1) === 1;

@@ -77,6 +77,26 @@ describe('AsyncLocalStorageContextManager', () => {
     expect(manager.active()).toBe(ROOT_CONTEXT);
   });
 
+  it('the root context leaves the store empty (as without the agent) and still reads back as the root context', async () => {
+    const seen: unknown[] = [];
+    const detached = manager.bind(ROOT_CONTEXT, () => {
+      seen.push(manager.storage.getStore(), manager.active());
+    });
+    await manager.with(ctx, async () => {
+      manager.with(ROOT_CONTEXT, () => seen.push(manager.storage.getStore(), manager.active()));
+      await new Promise<void>((resolve) =>
+        manager.run(ROOT_CONTEXT, () => setTimeout(() => {
+          // a callback scheduled from the root context: still the root context, still no store
+          seen.push(manager.storage.getStore(), manager.active());
+          resolve();
+        }, 1), undefined, []),
+      );
+      detached();
+      expect(manager.active().getValue(A)).toBe('inside');
+    });
+    expect(seen).toEqual([undefined, ROOT_CONTEXT, undefined, ROOT_CONTEXT, undefined, ROOT_CONTEXT]);
+  });
+
   it('bind() on a function runs it in the bound context and keeps its name and length', () => {
     function handler(a: number, b: number) {
       return [manager.active().getValue(A), a + b];

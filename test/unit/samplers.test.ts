@@ -84,6 +84,21 @@ describe('samplers', () => {
     expect(sample(custom, parent(1, false))).toBe(SamplingDecision.NOT_RECORD);
   });
 
+  it('parentbased reads the flags of our own (local, recording) parent span off the span', () => {
+    // A root sampler that records without sampling: the parent is a RecordingSpan with traceFlags 0.
+    const recordOnly = { shouldSample: () => ({ decision: SamplingDecision.RECORD }), toString: () => 'RecordOnly' };
+    const pb = new ParentBasedSampler({ root: recordOnly as never, localParentNotSampled: new AlwaysOnSampler(), localParentSampled: new AlwaysOffSampler() });
+    const { tracer } = memoryProvider({ sampler: pb });
+    const notSampledParent = tracer.startSpan('parent');
+    expect(notSampledParent.isRecording()).toBe(true);
+    expect(notSampledParent.spanContext().traceFlags & 1).toBe(0);
+    // localParentNotSampled (AlwaysOn here) decides
+    expect(sample(pb, setSpan(ROOT_CONTEXT, notSampledParent))).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+    const sampledParent = memoryProvider().tracer.startSpan('sampled');
+    // localParentSampled (AlwaysOff here) decides
+    expect(sample(pb, setSpan(ROOT_CONTEXT, sampledParent))).toBe(SamplingDecision.NOT_RECORD);
+  });
+
   it('createSampler maps every configured name', () => {
     expect(createSampler('always_on', 1).toString()).toBe('AlwaysOnSampler');
     expect(createSampler('always_off', 1).toString()).toBe('AlwaysOffSampler');
