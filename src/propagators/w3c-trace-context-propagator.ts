@@ -6,9 +6,9 @@
  * checked with one pass over its characters (no regex, no split) and nothing is allocated for an absent header.
  */
 import type { Context, SpanContext, TextMapGetter, TextMapPropagator, TextMapSetter } from '../api/types';
-import { getSpanContext, isTracingSuppressed, setSpan } from '../context/context';
+import { getSpan, isTracingSuppressed, setSpan } from '../context/context';
 import { isValidSpanId, isValidTraceId } from '../trace/ids';
-import { NonRecordingSpan } from '../trace/span';
+import { NonRecordingSpan, RecordingSpan } from '../trace/span';
 import { W3CTraceState } from '../trace/trace-state';
 import { BYTE_HEX, isNonZeroLowerHex, isOws, lowerHexValue } from './header-syntax';
 const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
@@ -126,9 +126,16 @@ export class W3CTraceContextPropagator implements TextMapPropagator {
    */
   inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
     if (isTracingSuppressed(context)) return;
-    const spanContext = getSpanContext(context);
-    if (spanContext === undefined || !isValidTraceId(spanContext.traceId) || !isValidSpanId(spanContext.spanId)) {
-      return;
+    const span = getSpan(context);
+    if (span === undefined) return;
+    let spanContext: SpanContext | RecordingSpan;
+    if (span instanceof RecordingSpan) {
+      // Our own span, the usual case: its ids are valid by construction (drawn here, or a remote parent's that
+      // passed the same checks), so they are read off it without a spanContext() object or two regex tests.
+      spanContext = span;
+    } else {
+      spanContext = span.spanContext();
+      if (spanContext === undefined || spanContext === null || !isValidTraceId(spanContext.traceId) || !isValidSpanId(spanContext.spanId)) return;
     }
     // §3.2.2.5: one byte; a foreign span context could carry anything, so mask to the low 8 bits.
     const flags = BYTE_HEX[(spanContext.traceFlags as number) & 0xff];
