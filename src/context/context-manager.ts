@@ -18,9 +18,10 @@ function applyWithThis(fn: AnyFunction, thisArg: unknown, args: ArrayLike<unknow
  * What the store holds for a context: nothing for the root context, which `active()` reads back as the root
  * context all the same. Instrumentations run a client's connect in the root context so that its socket's
  * callbacks do not keep a request's context alive; storing ROOT_CONTEXT there, instead of no store, made every
- * callback of that socket slow on Node 24 (the benchmark's `work` route with a node-redis client connected at
- * startup: 70K more instructions a request, ~40 % of the agent's cost there, with V8 going to its runtime ~50
- * times a request to define the properties of Node's `nextTick` objects). With no store, as without the agent.
+ * callback of that socket slow on Node 24 (the benchmark's express app, its node-redis client connected at
+ * startup: 57K more instructions a request on `work`, 29 % of the agent's cost there, and 36.5K on `hello`, with
+ * V8 going to its runtime ~50 times a request to define the properties of Node's `nextTick` objects; see the
+ * README's Performance section). With no store, as without the agent.
  */
 function storeOf(context: Context): Context {
   return context === ROOT_CONTEXT ? (undefined as unknown as Context) : context;
