@@ -1,6 +1,6 @@
 /**
  * InFlight (src/instrumentation/in-flight.ts): entries are found until removed, across the renewals of its Map
- * (every 1,024 insertions), and the oldest go first past the bound.
+ * (every 128 insertions, or twice the live entries), and the oldest go first past the bound.
  */
 import { describe, expect, it } from 'vitest';
 import { InFlight } from '../../src/instrumentation/in-flight';
