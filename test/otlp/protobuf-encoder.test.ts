@@ -253,6 +253,36 @@ describe('OTLP protobuf encoder, decoded with the official definitions', () => {
     }
   });
 
+  it('copies the attributes a span shares with the last of its kind and name, and writes exactly the rest', async () => {
+    const { provider, finished } = makeProvider();
+    const tracer = provider.getTracer('runs');
+    const big = 'q'.repeat(3000);
+    for (let i = 0; i < 300; i++) {
+      const attributes: Record<string, unknown> = {
+        'http.request.method': 'GET',
+        'url.path': i % 5 === 0 ? `/users/${i}` : '/users',
+        'server.port': i % 7 === 0 ? '8080' : 8080, // retyped: equal only with the same type
+        'network.peer.port': 40000 + (i % 3),
+        zero: i % 2 === 0 ? 0 : -0,
+        ratio: i % 11 === 0 ? NaN : 0.5,
+      };
+      if (i % 4 === 0) attributes.nested = { a: 1, b: [true, 'x'] }; // an object among the scalars
+      if (i % 6 === 0) attributes['late.key'] = 'late';
+      if (i % 9 === 0) attributes.long = big;
+      if (i % 13 === 0) delete attributes['url.path']; // fewer keys: the run's next key is missing
+      if (i % 17 === 0) attributes['network.peer.port'] = undefined;
+      // Reordered keys from i = 150 on (the run is made again after enough partial matches).
+      const ordered = i < 150 ? attributes : Object.fromEntries(Object.entries(attributes).reverse());
+      const kind = i % 2 === 0 ? 1 : 2; // the same name for a server and a client span
+      const s = tracer.startSpan(i % 10 === 0 ? 'other' : 'GET /users', { kind, attributes: ordered as any });
+      s.end();
+    }
+    const spans = await finished();
+    for (let round = 0; round < 3; round++) {
+      expect(decodeRequest(encodeTraceRequest(spans))).toEqual(expectedRequest(spans));
+    }
+  });
+
   it('round-trips random attributes, names and times (property test)', async () => {
     const scalar = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 80 }),
