@@ -21,8 +21,10 @@
  * request promoted on Node 24 against 0.7 without the agent, scavenge pauses 16.5 µs a request against 5, and
  * the young generation grown to its maximum (the +109 MB RSS of an earlier run); on Node 20 16.3 KB against
  * 11.0, and 39.5 µs against 24.3. Renewed every 128 insertions the Map is young for nearly all its life, its
- * tables die young, and both figures are those of no agent (Node 24 0.6 KB and 6.0 µs, Node 20 11.6 KB and
- * 25.7 µs; every 256 was already back to 4.2 KB on Node 24). The floor of twice the live entries keeps the
+ * tables die young, and both figures are close to those of no agent (Node 24 0.6 KB and 6.0 µs, Node 20 11.6 KB
+ * and 26.6 µs; every 256 was already back to 4.2 KB on Node 24). In that measurement a WeakMap for the client
+ * entries did not promote either (Node 24 0.7 KB; Node 20 12.1 KB): the WeakMap finding above is Node 20's, on
+ * the node:http app with the sampler off, and was not measured again. The floor of twice the live entries keeps the
  * copying to at most half an entry per insertion when many operations are in flight at once.
  */
 export class InFlight<V> {

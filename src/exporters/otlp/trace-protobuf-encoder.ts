@@ -476,11 +476,11 @@ function writeAttributes(w: ProtobufWriter, tag: number, attributes: Attributes)
 }
 
 /**
- * The attributes of a span of each kind and name, encoded back to back, with the key, the value and the end of each. Spans of
- * one name carry the same keys in the same order and mostly the same values (a route's server spans, a query's
- * client spans): an attribute equal to the run's at the same place is copied with its neighbours as one range of
- * bytes, so that a span costs one lookup and a comparison per attribute instead of a lookup and a copy per
- * attribute (writeScalarKeyValue). Measured: bench/otlp-encode.js 1.65 M → 2.75 M spans/s (Node 20); the node:http
+ * The attributes of a span of each kind and name, encoded back to back, with the key, the value and the end of
+ * each. Spans of one kind and name carry the same keys in the same order and mostly the same values (a route's
+ * server spans, a query's client spans): an attribute equal to the run's at the same place is copied with its
+ * neighbours as one range of bytes, so that a span costs one lookup and a comparison per attribute instead of a
+ * lookup and a copy per attribute (writeScalarKeyValue). Measured: bench/otlp-encode.js 1.65 M → 2.75 M spans/s (Node 20); the node:http
  * benchmark under callgrind (Node 24, fewest of three runs) 93.3K → 88.4K instructions a request.
  */
 class EncodedAttributeRun {
@@ -515,6 +515,7 @@ function copyRun(w: ProtobufWriter, run: EncodedAttributeRun, from: number, to: 
   if (view === undefined || view.length !== end - start) run.views[from] = view = run.bytes.subarray(start, end);
   w.rawBytes(view);
 }
+
 /** By kind (a server span and a client span are both named `GET`), then by name. */
 const attributeRuns: Map<string, EncodedAttributeRun>[] = [new Map(), new Map(), new Map(), new Map(), new Map()];
 /** Per kind. */
