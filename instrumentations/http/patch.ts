@@ -29,6 +29,7 @@ import {
   isClientError,
   isServerError,
   normaliseMethod,
+  peerName,
   serverRequestAttributes,
   requestHeader,
   type IncomingRequestLike,
@@ -283,9 +284,12 @@ function onClientResponse(entry: ClientEntry, res: any): void {
     if (values !== undefined) span.setAttribute('http.response.header.' + captured[i], values);
   }
   const socket = res.socket;
-  if (socket != null && typeof socket.remoteAddress === 'string') {
-    span.setAttribute('network.peer.address', socket.remoteAddress);
-    if (typeof socket.remotePort === 'number') span.setAttribute('network.peer.port', socket.remotePort);
+  if (socket != null) {
+    const peer = peerName(socket);
+    if (peer.address !== undefined) {
+      span.setAttribute('network.peer.address', peer.address);
+      if (peer.port !== undefined) span.setAttribute('network.peer.port', peer.port);
+    }
   }
 }
 

@@ -8,8 +8,11 @@ import {
   normaliseMethod,
   originForm,
   parseHostHeader,
+  peerName,
   serverRequestAttributes,
 } from '../../instrumentations/http/attributes';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
 
 describe('parseHostHeader', () => {
   it('splits names, IPv4 and bracketed IPv6, with and without a port', () => {
@@ -88,5 +91,33 @@ describe('server and client attributes', () => {
     expect(originForm('http://user:pw@host.example/p?q=1')).toBe('/p?q=1');
     expect(originForm('/already/a/path')).toBe('/already/a/path');
     expect(fullUrl('http', 'proxy.example', 'https://user:pw@target.example/x')).toBe('https://REDACTED:REDACTED@target.example/x');
+  });
+});
+
+describe('peerName', () => {
+  it('reads a real socket\'s peer through its getters first, then from node:net\'s cache, with the same answer', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    const client = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+    const socket = await accepted;
+    try {
+      const s = socket as unknown as { _peername?: unknown };
+      expect(s._peername).toBeUndefined();
+      expect({ ...peerName(s) }).toEqual({ address: '127.0.0.1', port: client.localPort });
+      expect(s._peername).toBeDefined();
+      expect({ ...peerName(s) }).toEqual({ address: socket.remoteAddress, port: socket.remotePort });
+    } finally {
+      client.destroy();
+      socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('answers for a socket-like object with getters only, and for one without a peer', () => {
+    expect({ ...peerName({ remoteAddress: '::1', remotePort: 4 }) }).toEqual({ address: '::1', port: 4 });
+    expect({ ...peerName({ localPort: 80 }) }).toEqual({ address: undefined, port: undefined });
+    expect({ ...peerName({ _peername: { address: '10.1.2.3', port: 9 }, remoteAddress: 'stale' }) }).toEqual({ address: '10.1.2.3', port: 9 });
   });
 });
