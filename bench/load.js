@@ -9,7 +9,11 @@
  * - Rounds are interleaved (none, zerotel, opentelemetry, then rotated) so that machine drift hits all alike.
  * - Per run: req/s and p50/p99 latency (autocannon), the app's CPU time per request (utime+stime from
  *   /proc/<pid>/stat across the measured window — the steadiest figure), its peak RSS (VmHWM), and the spans
- *   the sink received per request. Reported as medians over rounds, and as ratios to no agent.
+ *   the sink received per request. Reported as medians over rounds; the ratio to no agent and the CPU added are
+ *   taken within each round (an agent's run against no agent's run of the same round and scenario, minutes
+ *   apart) and their median reported, with the range of the rounds' ratios: this machine's speed changes from
+ *   hour to hour, and a ratio of medians taken over the whole run once set a slow round of no agent beside a
+ *   fast one of an agent (1.34× on `hello`, which no agent can be).
  * - Scenarios: `http` (a plain node:http hello world, bench/apps/http-app.js), `hello` (express 5, GET /hello)
  *   and `work` (express 5, GET /work: one outgoing HTTP call, one pg query, one Redis command); each agent also
  *   with its collector down (a closed port) for the `*-down` rows.
@@ -87,6 +91,7 @@ async function main() {
         const order = agents.slice(round % agents.length).concat(agents.slice(0, round % agents.length));
         for (const agent of order) {
           const r = await measure(agent, scenario, services);
+          r.round = round + 1;
           runs.push(r);
           process.stderr.write(
             `round ${round + 1} ${scenario.padEnd(5)} ${agent.padEnd(18)} ${r.reqPerSec.toFixed(0).padStart(6)} req/s  ` +
@@ -101,12 +106,19 @@ async function main() {
   const summary = [];
   for (const scenario of scenarios) {
     const base = runs.filter((r) => r.scenario === scenario && r.agent === 'none');
-    const baseReq = median(base.map((r) => r.reqPerSec));
-    const baseCpu = median(base.map((r) => r.cpuUsPerRequest));
     const baseRss = median(base.map((r) => r.peakRssMb));
     const baseStart = median(base.map((r) => r.startMs));
     for (const agent of agents) {
       const mine = runs.filter((r) => r.scenario === scenario && r.agent === agent);
+      // Within each round: this agent's run against no agent's run of the same round.
+      const ratios = [];
+      const cpuAdded = [];
+      for (const r of mine) {
+        const b = base.find((x) => x.round === r.round);
+        if (b === undefined) continue;
+        ratios.push(r.reqPerSec / b.reqPerSec);
+        cpuAdded.push(r.cpuUsPerRequest - b.cpuUsPerRequest);
+      }
       const row = {
         scenario,
         agent,
@@ -119,8 +131,10 @@ async function main() {
         startMs: median(mine.map((r) => r.startMs)),
         errors: mine.reduce((n, r) => n + r.errors, 0),
       };
-      row.reqPerSecRatio = row.reqPerSec / baseReq;
-      row.cpuUsAdded = row.cpuUsPerRequest - baseCpu;
+      row.reqPerSecRatio = median(ratios);
+      row.reqPerSecRatioMin = Math.min(...ratios);
+      row.reqPerSecRatioMax = Math.max(...ratios);
+      row.cpuUsAdded = median(cpuAdded);
       row.peakRssMbAdded = row.peakRssMb - baseRss;
       row.startMsAdded = row.startMs - baseStart;
       summary.push(row);
@@ -140,14 +154,21 @@ async function main() {
   console.log(formatTable(summary));
 }
 
+/** The median of the rounds' ratios, and their range when they differ: `0.86× (0.73–0.88)`. */
+function formatRatio(r) {
+  if (r.agent === 'none') return '1.00×';
+  const range = r.reqPerSecRatioMin !== undefined && r.reqPerSecRatioMax - r.reqPerSecRatioMin >= 0.005 ? ` (${r.reqPerSecRatioMin.toFixed(2)}–${r.reqPerSecRatioMax.toFixed(2)})` : '';
+  return `${r.reqPerSecRatio.toFixed(2)}×${range}`;
+}
+
 function formatTable(summary) {
   const lines = [
-    '| scenario | agent | req/s | vs none | p50 / p99 ms | CPU µs/req (added) | peak RSS MB (added) | app start ms (added) | spans/req |',
+    '| scenario | agent | req/s | vs none (rounds) | p50 / p99 ms | CPU µs/req (added) | peak RSS MB (added) | app start ms (added) | spans/req |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of summary) {
     lines.push(
-      `| ${r.scenario} | ${r.agent} | ${r.reqPerSec.toFixed(0)} | ${r.reqPerSecRatio.toFixed(2)}× | ${r.p50} / ${r.p99} | ` +
+      `| ${r.scenario} | ${r.agent} | ${r.reqPerSec.toFixed(0)} | ${formatRatio(r)} | ${r.p50} / ${r.p99} | ` +
         `${r.cpuUsPerRequest.toFixed(1)} (${r.agent === 'none' ? '—' : (r.cpuUsAdded >= 0 ? '+' : '') + r.cpuUsAdded.toFixed(1)}) | ` +
         `${r.peakRssMb.toFixed(1)} (${r.agent === 'none' ? '—' : (r.peakRssMbAdded >= 0 ? '+' : '') + r.peakRssMbAdded.toFixed(1)}) | ` +
         `${r.startMs.toFixed(0)} (${r.agent === 'none' ? '—' : (r.startMsAdded >= 0 ? '+' : '') + r.startMsAdded.toFixed(0)}) | ${r.spansPerRequest.toFixed(2)} |`,

@@ -119,7 +119,7 @@ function markdown(r) {
     );
   }
   lines.push('');
-  lines.push(`Load (\`http\`: a node:http hello world; \`hello\` and \`work\`: an express 5 app; ${r.load.options.connections} connections, ${r.load.options.duration} s × ${r.load.options.rounds} interleaved rounds, medians; app pinned to one core${r.load.pinned ? '' : ' — not pinned here'}; every span exported to a local OTLP sink; \`-down\`: collector down for the whole run):`);
+  lines.push(`Load (\`http\`: a node:http hello world; \`hello\` and \`work\`: an express 5 app; ${r.load.options.connections} connections, ${r.load.options.duration} s × ${r.load.options.rounds} interleaved rounds, medians; "vs none" and "added": the median of each round's figure against no agent's run in that round, with the range of the rounds' ratios; app pinned to one core${r.load.pinned ? '' : ' — not pinned here'}; every span exported to a local OTLP sink; \`-down\`: collector down for the whole run):`);
   lines.push('');
   lines.push(require('./load').formatTable(r.load.summary));
   lines.push('');
