@@ -22,6 +22,8 @@
  *          [--scenarios http,hello,work] [--agents none,zerotel,...] [--env KEY=VALUE,...]
  *   --env adds environment variables to the agents' runs (not to `none`), for experiments such as
  *   OTEL_TRACES_SAMPLER=always_off or OTEL_NODE_DISABLED_INSTRUMENTATIONS=pg (README, Performance).
+ *   `--agents none,als-only,zerotel` adds the floor of any agent built on AsyncLocalStorage: a preload that only
+ *   runs each request in a store (bench/lib/als-only-preload.js), no span, no export.
  */
 const { parseEnvOption } = require('./lib/env-option');
 const { PINNED, CORES, pin, stop, cpuMillis, memoryMb, sinkCount, startApp, startServices, stopServices, median } = require('./lib/app-under-load');

@@ -77,6 +77,8 @@ async function sinkCount(port) {
 function agentArgs(agent) {
   if (agent.startsWith('zerotel')) return ['--require', path.join(ROOT, 'register.js')];
   if (agent.startsWith('opentelemetry')) return ['--require', require.resolve('@opentelemetry/auto-instrumentations-node/register')];
+  // Not an agent: AsyncLocalStorage and a store per request only, the floor of any agent built on it.
+  if (agent === 'als-only') return ['--require', path.join(__dirname, 'als-only-preload.js')];
   return [];
 }
 
