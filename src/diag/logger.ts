@@ -101,9 +101,11 @@ export class DiagLogger {
 
   /**
    * At most one warning per `kind` per minute. Occurrences in between are counted and the count is given the
-   * next time one is written, so a collector outage produces a line a minute, not a line a batch.
+   * next time one is written, so a collector outage produces a line a minute, not a line a batch. A message
+   * given as a function is made only when it is written: callers on a hot path (a span dropped from a full
+   * queue) pass one made once, so that the lines nobody reads are never built.
    */
-  warnRateLimited(kind: string, message: string, ...extra: unknown[]): void {
+  warnRateLimited(kind: string, message: string | (() => string), ...extra: unknown[]): void {
     if (this.level < LogLevel.WARN) return;
     const now = this.now();
     const state = this._limited.get(kind);
@@ -113,7 +115,8 @@ export class DiagLogger {
     }
     const suppressed = state === undefined ? 0 : state.suppressed;
     this._limited.set(kind, { lastAt: now, suppressed: 0 });
-    this.warn(suppressed > 0 ? `${message} (${suppressed} more like this in the last minute)` : message, ...extra);
+    const text = typeof message === 'function' ? message() : message;
+    this.warn(suppressed > 0 ? `${text} (${suppressed} more like this in the last minute)` : text, ...extra);
   }
 
   /** Forgets once-keys and rate-limit state (tests). */

@@ -76,16 +76,17 @@ export class BatchSpanProcessor implements SpanProcessor {
 
   onStart(): void {}
 
+  /** Made once: with the collector down every span is dropped here, and the line is written once a minute. */
+  private readonly _queueFullMessage = (): string =>
+    `span queue full (OTEL_BSP_MAX_QUEUE_SIZE=${this._config.maxQueueSize}): ${this.droppedSpans} span(s) dropped so far`;
+
   onEnd(span: ReadableSpan): void {
     if (this._shutdown !== undefined || (traceFlagsOf(span) & 1) === 0) return;
     const queue = this._queue;
     const queued = queue.length + this._encodedCount;
     if (queued >= this._config.maxQueueSize) {
       this.droppedSpans++;
-      diag.warnRateLimited(
-        'bsp-queue-full',
-        `span queue full (OTEL_BSP_MAX_QUEUE_SIZE=${this._config.maxQueueSize}): ${this.droppedSpans} span(s) dropped so far`,
-      );
+      diag.warnRateLimited('bsp-queue-full', this._queueFullMessage);
       return;
     }
     queue.push(span);
