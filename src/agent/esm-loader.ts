@@ -1,7 +1,7 @@
 /**
- * The ESM side of the preload. import-in-the-middle needs a loader hook registered with `module.register`,
- * and on Node.js 20 that starts a separate loader thread: about a hundred milliseconds of startup, and a thread
- * for the life of the process. CommonJS applications do not need it (require-in-the-middle sees their modules),
+ * The ESM side of the preload. import-in-the-middle needs a loader hook, and where it must be registered with
+ * `module.register` (all of Node.js 20, older 22 and 24) that starts a separate loader thread: about a hundred
+ * milliseconds of startup, and a thread for the life of the process. CommonJS applications do not need it (require-in-the-middle sees their modules),
  * so the hook is registered only when the application uses ES modules: an `.mjs` entry, a `.js` entry whose
  * package says `"type": "module"` or whose source uses import/export syntax, or a process started with
  * `--import`/`--loader`. OTEL_NODE_ESM_HOOK=true|false overrides the guess.
@@ -71,10 +71,16 @@ export function applicationUsesEsm(nodeOptions: string | undefined, setting: boo
   return false;
 }
 
-/** Registers import-in-the-middle's loader hook for the given module names only. */
+/**
+ * Registers import-in-the-middle's loader hook for the given module names only. Where Node.js runs
+ * `module.registerHooks` hooks correctly (22.22.3+, 24.11.1+, 25.1+: import-in-the-middle's `supportsSyncHooks`
+ * knows the versions), the hook runs in the application's own thread: no loader thread, ~20 MB less resident
+ * memory and no message round trip per imported module. Elsewhere (all of Node.js 20) it is `module.register`.
+ */
 export function registerEsmLoader(include: string[]): boolean {
   try {
-    const mod = require('node:module') as typeof import('node:module');
+    const mod = require('node:module') as typeof import('node:module') & { registerHooks?: unknown };
+    if (typeof mod.registerHooks === 'function' && registerInThread(include)) return true;
     if (typeof mod.register !== 'function') {
       diag.warn('this Node.js has no module.register: ES module imports will not be instrumented');
       return false;
@@ -84,6 +90,26 @@ export function registerEsmLoader(include: string[]): boolean {
     return true;
   } catch (err) {
     diag.error('could not register the ES module loader hook; ES module imports will not be instrumented', err);
+    return false;
+  }
+}
+
+interface InThreadHooks {
+  supportsSyncHooks(): boolean;
+  register(options: { include: string[] }): void;
+}
+
+/** The in-thread hook, where this Node.js runs it correctly; false means "use the loader thread instead". */
+function registerInThread(include: string[]): boolean {
+  try {
+    // An ES module, loaded with require(): every Node.js that has module.registerHooks can do that.
+    const hooks = require('import-in-the-middle/register-hooks.mjs') as InThreadHooks;
+    if (!hooks.supportsSyncHooks()) return false;
+    hooks.register({ include });
+    diag.debug('ES module hook: in-thread (module.registerHooks)');
+    return true;
+  } catch (err) {
+    diag.debug('ES module hook: the in-thread hook could not be registered, using module.register', err);
     return false;
   }
 }

@@ -3,6 +3,7 @@
  * OTLP receiver.
  */
 import * as fs from 'node:fs';
+import module from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +44,22 @@ describe('the preload', () => {
     const client = receiver.spans.find((s) => s.kind === 2)!;
     expect(server.parentSpanId).toBe(client.spanId);
     expect(server.attributes['url.path']).toBe('/esm');
+  });
+
+  it('an ES module app gets its hook in its own thread where Node.js can run it there, else on a loader thread', async () => {
+    // import-in-the-middle knows which Node.js versions run module.registerHooks hooks correctly.
+    const { supportsSyncHooks } = (await import('import-in-the-middle/register-hooks.mjs')) as { supportsSyncHooks(): boolean };
+    const inThread = typeof (module as { registerHooks?: unknown }).registerHooks === 'function' && supportsSyncHooks();
+    const app = path.join(FIXTURES, 'esm-threads.mjs');
+    const threads = (r: { stdout: string }) => Number(/threads=(\d+)/.exec(r.stdout)?.[1]);
+    const without = await runApp(app, { nodeArgs: [] });
+    receiver.clear();
+    const under = await runApp(app, { env: receiver.env({ OTEL_LOG_LEVEL: 'debug' }) });
+    expect(under.code).toBe(0);
+    expect(threads(under) - threads(without)).toBe(inThread ? 0 : 1);
+    expect(under.stderr.includes('ES module hook: in-thread (module.registerHooks)')).toBe(inThread);
+    // and the import was instrumented either way
+    expect(receiver.spans.map((s) => `${s.kind}:${s.name}`).sort()).toEqual(['1:GET', '2:GET']);
   });
 
   it('works with --import as well', async () => {
