@@ -74,7 +74,7 @@ export function applicationUsesEsm(nodeOptions: string | undefined, setting: boo
 /**
  * Registers import-in-the-middle's loader hook for the given module names only. Where Node.js runs
  * `module.registerHooks` hooks correctly (22.22.3+, 24.11.1+, 25.1+: import-in-the-middle's `supportsSyncHooks`
- * knows the versions), the hook runs in the application's own thread: no loader thread, ~20 MB less resident
+ * knows the versions), the hook runs in the application's own thread: no loader thread, ~15 MB less resident
  * memory and no message round trip per imported module. Elsewhere (all of Node.js 20) it is `module.register`.
  */
 export function registerEsmLoader(include: string[]): boolean {
