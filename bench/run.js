@@ -3,7 +3,8 @@
 /**
  * `npm run bench`: every benchmark, zerotel beside its peer in the same run, then one Markdown table.
  *
- *   startup.js    node -e with no agent / zerotel / the OpenTelemetry auto-instrumentations
+ *   startup.js    node -e, and an express app to listening, with no agent / zerotel / the OpenTelemetry
+ *                 auto-instrumentations
  *   span-cost.js  span start + 5 attributes + end + batch hand-off, zerotel vs @opentelemetry/sdk-trace-base
  *   micro.js      context, propagation, attribute building, vs the OpenTelemetry equivalents
  *   otlp-encode.js  OTLP/protobuf encoding of 512 spans, vs @opentelemetry/otlp-transformer
@@ -99,10 +100,12 @@ function markdown(r) {
     `@opentelemetry/auto-instrumentations-node ${r.versions['@opentelemetry/auto-instrumentations-node']}, ` +
     `@opentelemetry/sdk-trace-base ${r.versions['@opentelemetry/sdk-trace-base']}, express ${r.versions.express}.`);
   lines.push('');
-  lines.push('| startup (`node -e`, to the first line of the program) | median | added |');
-  lines.push('|---|---:|---:|');
+  const express = r.startup.express;
+  lines.push(`| startup | \`node -e\`, to the first line of the program | added |${express ? ' express 5 app, to listening | added |' : ''}`);
+  lines.push(`|---|---:|---:|${express ? '---:|---:|' : ''}`);
+  const added = (x, k) => (k === 'none' ? '—' : '+' + x.addedMs[k].toFixed(1) + ' ms');
   for (const k of Object.keys(r.startup.medianMs)) {
-    lines.push(`| ${k} | ${r.startup.medianMs[k].toFixed(1)} ms | ${k === 'none' ? '—' : '+' + r.startup.addedMs[k].toFixed(1) + ' ms'} |`);
+    lines.push(`| ${k} | ${r.startup.medianMs[k].toFixed(1)} ms | ${added(r.startup, k)} |${express ? ` ${express.medianMs[k].toFixed(1)} ms | ${added(express, k)} |` : ''}`);
   }
   lines.push('');
   lines.push('| hot path | zerotel | OpenTelemetry | zerotel faster |');

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Startup cost: `node -e 0` with no agent, with zerotel (`--require register.js`) and with the OpenTelemetry
+ * Startup cost, with no agent, with zerotel (`--require register.js`) and with the OpenTelemetry
  * auto-instrumentations (`--require @opentelemetry/auto-instrumentations-node/register`), runs interleaved,
- * medians. The figure is the time from process start to the first line of the program (performance.now() at
- * that point, which counts from the process's time origin), so that process teardown does not blur it.
+ * medians, of two programs:
+ * - `node -e`: the time from process start to the first line of the program (performance.now() at that point,
+ *   which counts from the process's time origin), so that process teardown does not blur it;
+ * - an express 5 app (express-hello-app.js: three middlewares, one route): from process start to listening,
+ *   which adds loading and patching the modules an application actually uses (http, express, its router).
  *
  * Usage: node bench/startup.js [--runs 40] [--json]
  */
@@ -28,8 +31,13 @@ const ENV = {
   OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process',
 };
 
-function once(args) {
-  const r = spawnSync(process.execPath, [...args, '-e', 'process.stdout.write(String(performance.now()))'], { env: ENV, encoding: 'utf8' });
+const PROGRAMS = {
+  eval: ['-e', 'process.stdout.write(String(performance.now()))'],
+  express: [path.join(__dirname, 'express-hello-app.js'), '--exit-when-listening'],
+};
+
+function once(args, program) {
+  const r = spawnSync(process.execPath, [...args, ...PROGRAMS[program]], { env: ENV, encoding: 'utf8' });
   const ms = Number(r.stdout);
   if (r.status !== 0 || !Number.isFinite(ms)) throw new Error(`run failed: ${r.stderr}`);
   return ms;
@@ -40,22 +48,33 @@ function median(xs) {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-const times = Object.fromEntries(Object.keys(SUBJECTS).map((k) => [k, []]));
-for (const args of Object.values(SUBJECTS)) once(args); // warm the file cache
-for (let i = 0; i < Number(opts.runs); i++) {
-  const names = Object.keys(SUBJECTS);
-  const order = names.slice(i % names.length).concat(names.slice(0, i % names.length));
-  for (const name of order) times[name].push(once(SUBJECTS[name]));
+function measure(program) {
+  const times = Object.fromEntries(Object.keys(SUBJECTS).map((k) => [k, []]));
+  for (const args of Object.values(SUBJECTS)) once(args, program); // warm the file cache
+  for (let i = 0; i < Number(opts.runs); i++) {
+    const names = Object.keys(SUBJECTS);
+    const order = names.slice(i % names.length).concat(names.slice(0, i % names.length));
+    for (const name of order) times[name].push(once(SUBJECTS[name], program));
+  }
+  const none = median(times.none);
+  return {
+    medianMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Number(median(v).toFixed(2))])),
+    addedMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Number((median(v) - none).toFixed(2))])),
+  };
 }
-const none = median(times.none);
+
+const evalRun = measure('eval');
 const result = {
-  benchmark: 'startup (process start to first line of `node -e`)',
+  benchmark: 'startup (process start to first line of `node -e`; express app start to listening)',
   runs: Number(opts.runs),
-  medianMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Number(median(v).toFixed(2))])),
-  addedMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Number((median(v) - none).toFixed(2))])),
+  ...evalRun,
+  express: measure('express'),
 };
 if (opts.json) process.stdout.write(JSON.stringify(result) + '\n');
 else {
   console.log(`${result.benchmark}, median of ${result.runs} interleaved runs`);
-  for (const k of Object.keys(SUBJECTS)) console.log(`  ${k.padEnd(14)} ${result.medianMs[k].toFixed(1).padStart(7)} ms  (${k === 'none' ? '—' : '+' + result.addedMs[k].toFixed(1) + ' ms'})`);
+  for (const [label, r] of [['node -e', result], ['express app', result.express]]) {
+    console.log(label);
+    for (const k of Object.keys(SUBJECTS)) console.log(`  ${k.padEnd(14)} ${r.medianMs[k].toFixed(1).padStart(7)} ms  (${k === 'none' ? '—' : '+' + r.addedMs[k].toFixed(1) + ' ms'})`);
+  }
 }
