@@ -1,10 +1,11 @@
 /**
  * The ESM side of the preload. import-in-the-middle needs a loader hook, and where it must be registered with
  * `module.register` (all of Node.js 20, older 22 and 24) that starts a separate loader thread: about a hundred
- * milliseconds of startup, and a thread for the life of the process. CommonJS applications do not need it (require-in-the-middle sees their modules),
- * so the hook is registered only when the application uses ES modules: an `.mjs` entry, a `.js` entry whose
- * package says `"type": "module"` or whose source uses import/export syntax, or a process started with
- * `--import`/`--loader`. OTEL_NODE_ESM_HOOK=true|false overrides the guess.
+ * milliseconds of startup, and a thread for the life of the process. CommonJS applications do not need it
+ * (require-in-the-middle sees their modules), so the hook is registered only when the application uses ES
+ * modules: an `.mjs` entry, a `.js` entry whose package says `"type": "module"` or whose source uses
+ * import/export syntax, or a process started with `--import`/`--loader`. OTEL_NODE_ESM_HOOK=true|false
+ * overrides the guess.
  */
 import fs = require('node:fs');
 import path = require('node:path');
