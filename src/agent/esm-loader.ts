@@ -95,17 +95,15 @@ export function registerEsmLoader(include: string[]): boolean {
   }
 }
 
-interface InThreadHooks {
-  supportsSyncHooks(): boolean;
-  register(options: { include: string[] }): void;
-}
-
 /** The in-thread hook, where this Node.js runs it correctly; false means "use the loader thread instead". */
 function registerInThread(include: string[]): boolean {
   try {
-    // An ES module, loaded with require(): every Node.js that has module.registerHooks can do that.
-    const hooks = require('import-in-the-middle/register-hooks.mjs') as InThreadHooks;
-    if (!hooks.supportsSyncHooks()) return false;
+    // ES modules, loaded with require(): every Node.js that has module.registerHooks can do that. The version
+    // check is a module of its own with no imports; the hook's module graph (a parser among it) is loaded only
+    // where it will be used.
+    const { supportsSyncHooks } = require('import-in-the-middle/supports-sync-hooks.mjs') as { supportsSyncHooks(): boolean };
+    if (!supportsSyncHooks()) return false;
+    const hooks = require('import-in-the-middle/register-hooks.mjs') as { register(options: { include: string[] }): void };
     hooks.register({ include });
     diag.debug('ES module hook: in-thread (module.registerHooks)');
     return true;

@@ -48,7 +48,7 @@ describe('the preload', () => {
 
   it('an ES module app gets its hook in its own thread where Node.js can run it there, else on a loader thread', async () => {
     // import-in-the-middle knows which Node.js versions run module.registerHooks hooks correctly.
-    const { supportsSyncHooks } = (await import('import-in-the-middle/register-hooks.mjs')) as { supportsSyncHooks(): boolean };
+    const { supportsSyncHooks } = (await import('import-in-the-middle/supports-sync-hooks.mjs')) as { supportsSyncHooks(): boolean };
     const inThread = typeof (module as { registerHooks?: unknown }).registerHooks === 'function' && supportsSyncHooks();
     const app = path.join(FIXTURES, 'esm-threads.mjs');
     const threads = (r: { stdout: string }) => Number(/threads=(\d+)/.exec(r.stdout)?.[1]);
