@@ -20,6 +20,7 @@
  * Usage: node bench/instructions.js [--scenario hello|work|http] [--agents none,zerotel] [--warm 10000]
  *          [--requests 3000] [--connections 4] [--env KEY=VALUE,...] [--keep]   (--keep leaves callgrind.out.*)
  *          [--preload file]   (another preload in zerotel's place, for experiments)
+ *   --env goes to every app, `none` included (NODE_OPTIONS=--perf-basic-prof names the JIT code in both profiles).
  */
 const { execFileSync } = require('node:child_process');
 const { appEnv } = require('./lib/app-under-load');
@@ -86,8 +87,10 @@ async function measure(agentName, services) {
       OTEL_SERVICE_NAME: 'bench-app',
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${services.sink.port}`,
     });
-    Object.assign(env, parseEnvOption(opts.env));
   }
+  // Every app gets --env, so that a profile of the app without the agent can be made the same way
+  // (NODE_OPTIONS=--perf-basic-prof for JIT code names).
+  Object.assign(env, parseEnvOption(opts.env));
   const app = await startListening(
     'valgrind',
     ['--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${outFile}`, process.execPath, ...nodeArgs, path.join(__dirname, 'apps', APP)],

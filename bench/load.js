@@ -24,6 +24,8 @@
  *   OTEL_TRACES_SAMPLER=always_off or OTEL_NODE_DISABLED_INSTRUMENTATIONS=pg (README, Performance).
  *   `--agents none,als-only,zerotel` adds the floor of any agent built on AsyncLocalStorage: a preload that only
  *   runs each request in a store (bench/lib/als-only-preload.js), no span, no export.
+ *   An agent named with settings after colons runs with them as well: `--agents none,zerotel,zerotel:OTEL_TRACES_EXPORTER=none`
+ *   interleaves the agent with and without its export in one run.
  */
 const { parseEnvOption } = require('./lib/env-option');
 const { PINNED, CORES, pin, stop, cpuMillis, memoryMb, sinkCount, startApp, startServices, stopServices, median } = require('./lib/app-under-load');

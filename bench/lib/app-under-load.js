@@ -96,9 +96,14 @@ function appEnv(downstreamPort) {
   };
 }
 
-/** The app's environment: `-down` agents export to a closed port; `extraEnv` goes to the agents, never to `none`. */
+/**
+ * The app's environment: `-down` agents export to a closed port; `extraEnv` goes to the agents, never to `none`.
+ * An agent named with settings after colons (`zerotel:OTEL_TRACES_EXPORTER=none`) runs with them as well, so
+ * that variants of one agent can be interleaved in one run (what a part of the agent costs, measured under load).
+ */
 function agentEnv(agent, sinkPort, downstreamPort, extraEnv) {
-  const down = agent.endsWith('-down');
+  const [base, ...settings] = agent.split(':');
+  const down = base.endsWith('-down');
   const endpoint = down ? 'http://127.0.0.1:9' : `http://127.0.0.1:${sinkPort}`;
   const env = appEnv(downstreamPort);
   if (agent === 'none') return env;
@@ -113,6 +118,7 @@ function agentEnv(agent, sinkPort, downstreamPort, extraEnv) {
     OTEL_LOGS_EXPORTER: 'none',
     OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process',
     ...extraEnv,
+    ...Object.fromEntries(settings.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
   };
 }
 
