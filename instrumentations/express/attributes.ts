@@ -99,8 +99,9 @@ export function routerSpanName(template: string): string {
 }
 
 /** The attributes of a layer span. */
+/** Frozen: the spans of a layer share one object (Tracer#startShared), which nothing may change. */
 export function layerAttributes(name: string, type: LayerType, route: string): Attributes {
-  return { 'express.name': name, 'express.type': type, 'http.route': route };
+  return Object.freeze({ 'express.name': name, 'express.type': type, 'http.route': route });
 }
 
 /** Whether a layer's handle is a router (express.Router(), or the `mounted_app` express puts before a sub-app). */

@@ -75,6 +75,16 @@ const NO_LINKS: SpanLink[] = Object.freeze([]) as unknown as SpanLink[];
  */
 const NO_ATTRIBUTES: Attributes = Object.freeze({}) as Attributes;
 
+/** A span's own copy of attributes it shared until now (undefined values, left out by the encoders, are dropped). */
+function copyAttributes(attributes: Attributes): Attributes {
+  const copy: Attributes = {};
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value !== undefined) copy[key] = value;
+  }
+  return copy;
+}
+
 /** The trace flags, read from the span's own field when it has one (no span-context object made for it). */
 export function traceFlagsOf(span: ReadableSpan): number {
   const flags = (span as { traceFlags?: unknown }).traceFlags;
@@ -109,6 +119,11 @@ export class RecordingSpan implements Span, ReadableSpan {
   ended = false;
   status: SpanStatus = UNSET_STATUS;
   attributes: Attributes = NO_ATTRIBUTES;
+  /**
+   * Whether `attributes` is an object other spans may hold too (NO_ATTRIBUTES, or one adopted by
+   * Tracer.startShared): the first setAttribute copies it.
+   */
+  private _attributesShared = true;
   attributeCount = 0;
   droppedAttributesCount = 0;
   events: TimedEvent[] = NO_EVENTS;
@@ -252,7 +267,10 @@ export class RecordingSpan implements Span, ReadableSpan {
       }
     }
     let attrs = this.attributes;
-    if (attrs === NO_ATTRIBUTES) attrs = this.attributes = {};
+    if (this._attributesShared) {
+      attrs = this.attributes = copyAttributes(attrs);
+      this._attributesShared = false;
+    }
     // A new key counts against the limit. (The own-property check only runs when an inherited name such as
     // `toString` was found; `__proto__` cannot be an own data property of a plain object at all.)
     if (attrs[key] === undefined || !Object.prototype.hasOwnProperty.call(attrs, key)) {
@@ -269,12 +287,13 @@ export class RecordingSpan implements Span, ReadableSpan {
   }
 
   /**
-   * Takes `attributes` as this span's own attribute object, without copying: for an object an instrumentation
-   * built for this span alone (Tracer.startOwned). Only when every value is a string, number, boolean or undefined
-   * (left out, as by the encoders), there are
-   * no more than the count limit and no value length limit applies; otherwise returns false and the caller copies.
+   * Takes `attributes` as this span's attribute object, without copying: for an object an instrumentation built
+   * for this span alone (Tracer.startOwned), or, when `shared`, one that many spans take and nobody changes
+   * (Tracer.startShared; this span copies it before its first setAttribute). Only when every value is a string,
+   * number, boolean or undefined (left out, as by the encoders), there are no more than the count limit and no
+   * value length limit applies; otherwise returns false and the caller copies.
    */
-  adoptAttributes(attributes: Attributes): boolean {
+  adoptAttributes(attributes: Attributes, shared = false): boolean {
     const limits = this._owner.limits;
     if (this.attributeCount !== 0 || limits.attributeValueLengthLimit !== Infinity) return false;
     if (attributes === null || typeof attributes !== 'object' || Object.getPrototypeOf(attributes) !== Object.prototype) return false;
@@ -287,6 +306,7 @@ export class RecordingSpan implements Span, ReadableSpan {
     }
     if (count > limits.attributeCountLimit) return false;
     this.attributes = attributes;
+    this._attributesShared = shared;
     this.attributeCount = count;
     return true;
   }
