@@ -21,6 +21,10 @@
  *          [--requests 3000] [--connections 4] [--env KEY=VALUE,...] [--keep]   (--keep leaves callgrind.out.*)
  *          [--preload file]   (another preload in zerotel's place, for experiments)
  *   --env goes to every app, `none` included (NODE_OPTIONS=--perf-basic-prof names the JIT code in both profiles).
+ *          [--cache-sim]   also simulate the caches and branch predictor (valgrind --cache-sim --branch-sim):
+ *   L1 instruction and data misses, last-level misses and mispredicted branches a request, besides instructions.
+ *   Instructions alone undercount what an agent costs: what it runs also evicts the application's code and data
+ *   from the caches and its branches from the predictor (see README, "The budget, line by line").
  */
 const { execFileSync } = require('node:child_process');
 const { appEnv } = require('./lib/app-under-load');
@@ -44,6 +48,7 @@ const { values: opts } = parseArgs({
     keep: { type: 'boolean', default: false },
     preload: { type: 'string', default: path.join(ROOT, 'register.js') },
     json: { type: 'boolean', default: false },
+    'cache-sim': { type: 'boolean', default: false },
   },
 });
 
@@ -93,7 +98,7 @@ async function measure(agentName, services) {
   Object.assign(env, parseEnvOption(opts.env));
   const app = await startListening(
     'valgrind',
-    ['--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${outFile}`, process.execPath, ...nodeArgs, path.join(__dirname, 'apps', APP)],
+    ['--tool=callgrind', ...(opts['cache-sim'] ? ['--cache-sim=yes', '--branch-sim=yes'] : []), '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${outFile}`, process.execPath, ...nodeArgs, path.join(__dirname, 'apps', APP)],
     env,
     undefined,
     180_000, // everything runs tens of times slower under valgrind
@@ -118,28 +123,53 @@ async function measure(agentName, services) {
     await new Promise((r) => app.child.once('exit', r));
   }
   const dumps = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(path.basename(outFile)));
-  let total = 0;
+  let counts;
   for (const f of dumps) {
     // With --separate-threads each thread has its own dump, `<file>.<part>-<thread>`: thread 01 is the main one.
     if (f.endsWith('-01')) {
       const text = fs.readFileSync(path.join(os.tmpdir(), f), 'utf8');
-      const m = /^(?:summary|totals): (\d+)/m.exec(text);
-      if (m) total = Math.max(total, Number(m[1]));
+      const events = /^events: (.+)$/m.exec(text);
+      const totals = /^(?:summary|totals): (.+)$/m.exec(text);
+      if (events && totals) {
+        const names = events[1].trim().split(/\s+/);
+        const values = totals[1].trim().split(/\s+/).map(Number);
+        if (counts === undefined || values[0] > counts.Ir) counts = Object.fromEntries(names.map((n, i) => [n, values[i] ?? 0]));
+      }
     }
     if (!opts.keep) fs.rmSync(path.join(os.tmpdir(), f));
   }
-  if (total === 0) throw new Error(`no main-thread callgrind dump among ${dumps.join(', ')}`);
-  return total / Number(opts.requests);
+  if (counts === undefined || !(counts.Ir > 0)) throw new Error(`no main-thread callgrind dump among ${dumps.join(', ')}`);
+  const perRequest = {};
+  for (const [name, value] of Object.entries(counts)) perRequest[name] = value / Number(opts.requests);
+  return perRequest;
 }
+
+/** callgrind's event names, as printed. */
+const CACHE_EVENTS = [
+  ['I1mr', 'L1 instruction misses'],
+  ['D1mr', 'L1 data read misses'],
+  ['D1mw', 'L1 data write misses'],
+  ['ILmr', 'last-level instruction misses'],
+  ['DLmr', 'last-level data read misses'],
+  ['DLmw', 'last-level data write misses'],
+  ['Bcm', 'mispredicted conditional branches'],
+  ['Bim', 'mispredicted indirect branches'],
+];
 
 async function main() {
   const sink = await startListening(process.execPath, [path.join(__dirname, 'lib', 'otlp-sink.js')], { PATH: process.env.PATH });
   const downstream = await startListening(process.execPath, [path.join(__dirname, 'lib', 'downstream.js')], { PATH: process.env.PATH });
   const results = {};
+  const caches = {};
   try {
     for (const agentName of opts.agents.split(',')) {
-      results[agentName] = await measure(agentName, { sink, downstream });
-      process.stderr.write(`${opts.scenario} ${agentName}: ${(results[agentName] / 1000).toFixed(1)}K instructions/request\n`);
+      const counts = await measure(agentName, { sink, downstream });
+      results[agentName] = counts.Ir;
+      process.stderr.write(`${opts.scenario} ${agentName}: ${(counts.Ir / 1000).toFixed(1)}K instructions/request\n`);
+      if (opts['cache-sim']) {
+        caches[agentName] = counts;
+        for (const [event, label] of CACHE_EVENTS) process.stderr.write(`  ${(counts[event] ?? 0).toFixed(0).padStart(8)} ${label}/request\n`);
+      }
     }
   } finally {
     sink.child.kill();
@@ -148,7 +178,17 @@ async function main() {
   if (results.none && results.zerotel) {
     process.stderr.write(`zerotel adds ${(((results.zerotel - results.none) / results.none) * 100).toFixed(1)} % (${((results.zerotel - results.none) / 1000).toFixed(1)}K instructions/request)\n`);
   }
-  if (opts.json) process.stdout.write(JSON.stringify({ scenario: opts.scenario, instructionsPerRequest: results }) + '\n');
+  if (opts['cache-sim'] && caches.none && caches.zerotel) {
+    for (const [event, label] of CACHE_EVENTS) {
+      const added = caches.zerotel[event] - caches.none[event];
+      if (caches.none[event] > 0) process.stderr.write(`zerotel adds ${((added / caches.none[event]) * 100).toFixed(1)} % ${label} (${added.toFixed(0)}/request)\n`);
+    }
+  }
+  if (opts.json) {
+    const out = { scenario: opts.scenario, instructionsPerRequest: results };
+    if (opts['cache-sim']) out.eventsPerRequest = caches;
+    process.stdout.write(JSON.stringify(out) + '\n');
+  }
 }
 
 main().catch((err) => {
