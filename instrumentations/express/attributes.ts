@@ -98,8 +98,7 @@ export function routerSpanName(template: string): string {
   return template === '/' || template === '' ? 'router' : 'router - ' + template;
 }
 
-/** The attributes of a layer span. */
-/** Frozen: the spans of a layer share one object (Tracer#startShared), which nothing may change. */
+/** The attributes of a layer span; frozen, since the spans of a layer share the object (Tracer#startShared). */
 export function layerAttributes(name: string, type: LayerType, route: string): Attributes {
   return Object.freeze({ 'express.name': name, 'express.type': type, 'http.route': route });
 }
