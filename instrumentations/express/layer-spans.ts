@@ -145,7 +145,7 @@ function startLayerSpan(state: RequestState, info: LayerInfo, isRouter: boolean)
   settle(state);
   const parent = contextOf(state);
   // Shared: a layer's attributes are made once (layer-info.ts) and replaced, never changed.
-  const span = info.attributes !== undefined ? getTracer().startShared(info.spanName, SpanKind.INTERNAL, parent, info.attributes) : getTracer().start(info.spanName, SpanKind.INTERNAL, parent);
+  const span = getTracer().startShared(info.spanName, SpanKind.INTERNAL, parent, info.attributes);
   const ls = new LayerSpan(state, span, setSpan(parent, span), isRouter, state.frame, state.open.length);
   state.open.push(ls);
   setListenerContext(state, ls.context);

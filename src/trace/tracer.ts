@@ -117,7 +117,7 @@ export class Tracer implements ApiTracer, SpanOwner {
    * something sets an attribute on it later; copying it for every span was five megamorphic property loads and
    * stores a request on the `hello` benchmark, for a handler span that is never changed.
    */
-  startShared(name: string, kind: SpanKind, context: Context | undefined, attributes: Attributes): Span {
+  startShared(name: string, kind: SpanKind, context: Context | undefined, attributes: Attributes | undefined): Span {
     return this._start(name, kind, context, attributes, Adopt.SHARED, undefined, undefined, undefined, undefined, undefined, undefined);
   }
 
