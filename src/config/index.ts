@@ -111,6 +111,8 @@ export interface AgentConfig {
   esmHook: boolean | undefined;
   /** NODE_OPTIONS as given (to see whether the process was started with --import). */
   nodeOptions: string | undefined;
+  /** Keep a V8 code cache of the agent's runtime bundle beside it (src/agent/code-cache.ts). */
+  codeCache: boolean;
 }
 
 export interface ConfigResult {
@@ -316,6 +318,7 @@ export function readConfig(env: Env = process.env): ConfigResult {
     fileExporterPath: raw(env, 'OTEL_EXPORTER_FILE_PATH'),
     esmHook: raw(env, 'OTEL_NODE_ESM_HOOK') === undefined ? undefined : parseBoolean(env, 'OTEL_NODE_ESM_HOOK', false, w),
     nodeOptions: raw(env, 'NODE_OPTIONS'),
+    codeCache: parseBoolean(env, 'OTEL_NODE_CODE_CACHE', true, w),
   };
   return { config, warnings: w.messages };
 }

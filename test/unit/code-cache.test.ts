@@ -1,0 +1,129 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+// The agent's runtime bundle is compiled from a V8 code cache kept beside it (src/agent/code-cache.ts). Each test
+// works on its own copy of the package, so that the caches it makes and breaks are its own.
+const ROOT = join(__dirname, '..', '..');
+
+// Loads http (the first instrumented module: it brings runtime.js in), makes one traced request to itself, and
+// says whether runtime.js is in Node's module cache under its own name, as `require` would have put it.
+const APP = `
+const http = require('node:http');
+const runtimeFile = require('node:path').join(process.env.PACKAGE_DIR, 'dist', 'runtime.js');
+const server = http.createServer((req, res) => res.end('ok')).listen(0, '127.0.0.1', () => {
+  http.get('http://127.0.0.1:' + server.address().port + '/', (res) => {
+    res.resume();
+    res.on('end', () => {
+      console.log('runtime in module cache: ' + (require.cache[runtimeFile] !== undefined));
+      server.close();
+    });
+  });
+});
+`;
+
+let packageDir: string;
+let cacheDir: string;
+
+beforeEach(() => {
+  packageDir = join(mkdtempSync(join(tmpdir(), 'zerotel-code-cache-')), 'zerotel');
+  cpSync(join(ROOT, 'register.js'), join(packageDir, 'register.js'));
+  cpSync(join(ROOT, 'package.json'), join(packageDir, 'package.json'));
+  cpSync(join(ROOT, 'dist'), join(packageDir, 'dist'), { recursive: true, filter: (src) => !src.includes('.code-cache') });
+  symlinkSync(join(ROOT, 'node_modules'), join(packageDir, 'node_modules'));
+  cacheDir = join(packageDir, 'dist', '.code-cache');
+});
+
+afterEach(() => {
+  rmSync(join(packageDir, '..'), { recursive: true, force: true });
+});
+
+function run(extraEnv: Record<string, string> = {}): { status: number | null; output: string } {
+  const r = spawnSync(process.execPath, ['--require', join(packageDir, 'register.js'), '-e', APP], {
+    env: {
+      PATH: process.env.PATH,
+      PACKAGE_DIR: packageDir,
+      OTEL_TRACES_EXPORTER: 'console',
+      OTEL_LOG_LEVEL: 'debug',
+      OTEL_SERVICE_NAME: 'code-cache-check',
+      NO_COLOR: '1',
+      ...extraEnv,
+    },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  return { status: r.status, output: r.stdout + r.stderr };
+}
+
+/** The run went as it would without any cache: both spans exported, runtime.js registered as `require` would. */
+function expectTraced(result: { status: number | null; output: string }): void {
+  expect(result.status).toBe(0);
+  expect(result.output).toMatch(/trace [0-9a-f]{32} \u00b7 2 spans \u00b7 .* \u00b7 code-cache-check/);
+  expect(result.output).toContain('runtime in module cache: true');
+}
+
+const cacheFiles = (): string[] => (existsSync(cacheDir) ? readdirSync(cacheDir).filter((f) => f.endsWith('.bin')) : []);
+
+describe('the runtime bundle code cache', () => {
+  it('is made by the first process and used by the next, which traces the same', () => {
+    const first = run();
+    expectTraced(first);
+    expect(first.output).toContain('code cache: wrote');
+    const files = cacheFiles();
+    expect(files).toHaveLength(1);
+    expect(files[0]).toContain(`-${process.versions.v8}-${process.arch}.bin`);
+
+    const second = run();
+    expectTraced(second);
+    expect(second.output).toMatch(/code cache: compiled .*runtime\.js from .*\.code-cache/);
+    expect(second.output).not.toContain('code cache: wrote');
+  });
+
+  it('that V8 rejects is compiled around and left in place, not rewritten at every start', () => {
+    expectTraced(run());
+    const [name] = cacheFiles();
+    const garbage = Buffer.alloc(readFileSync(join(cacheDir, name)).length, 0x5a);
+    writeFileSync(join(cacheDir, name), garbage);
+
+    const result = run();
+    expectTraced(result);
+    expect(result.output).toContain('code cache: V8 rejected');
+    expect(readFileSync(join(cacheDir, name)).equals(garbage)).toBe(true);
+  });
+
+  it('that cannot be written costs nothing but the cache', () => {
+    // A file where the directory should be: creating the directory fails (as it would when read-only, which a
+    // test running as root cannot make it).
+    writeFileSync(cacheDir, 'not a directory');
+    const result = run();
+    expectTraced(result);
+    expect(result.output).toContain('code cache: could not write');
+    expect(readFileSync(cacheDir, 'utf8')).toBe('not a directory');
+    expect(readdirSync(join(packageDir, 'dist')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('of an earlier build of runtime.js is never used, and goes when the new build writes its own', () => {
+    expectTraced(run());
+    const [old] = cacheFiles();
+    // runtime.js changed in place (as a patch applied after installation would change it): a new stamp.
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(join(packageDir, 'dist', 'runtime.js'), later, later);
+
+    const result = run();
+    expectTraced(result);
+    expect(result.output).toContain('code cache: wrote');
+    expect(result.output).not.toContain('code cache: compiled');
+    const now = cacheFiles();
+    expect(now).toHaveLength(1);
+    expect(now[0]).not.toBe(old);
+  });
+
+  it('is not made or read with OTEL_NODE_CODE_CACHE=false', () => {
+    const result = run({ OTEL_NODE_CODE_CACHE: 'false' });
+    expectTraced(result);
+    expect(result.output).not.toContain('code cache:');
+    expect(existsSync(cacheDir)).toBe(false);
+  });
+});
