@@ -63,7 +63,9 @@ export function loadBundle(file: string, parent: NodeModule, buildId: string): u
   let cached: Buffer | undefined;
   let buildPrefix = '';
   try {
-    const source = fs.readFileSync(file, 'utf8');
+    // The bundles are ASCII only (scripts/bundle.js): read as latin1 they are the same string, made without
+    // UTF-8 decoding (about half the time for runtime.js).
+    const source = fs.readFileSync(file, 'latin1');
     const stat = fs.statSync(file);
     const stamp = `${buildId}-${stat.size}-${Math.trunc(stat.mtimeMs)}`;
     buildPrefix = `${path.basename(file, '.js')}-${stamp}-`;
