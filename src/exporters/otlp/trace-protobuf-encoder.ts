@@ -405,7 +405,9 @@ function writeSpan(w: ProtobufWriter, span: ReadableSpan): void {
     if (traceState !== undefined) writeTraceState(w, traceState);
     writeParentSpanId(w, span.parentSpanId);
   }
-  if (span.name !== '') w.stringField(SPAN_NAME, span.name);
+  // Names repeat from span to span (`GET /users/:id`): their bytes are kept and copied, which costs a lookup
+  // instead of an encoding (a name over 20 characters goes to V8's UTF-8 writer: ~700 instructions under callgrind).
+  if (span.name !== '') w.cachedStringField(SPAN_NAME, span.name);
   // The API numbers kinds from INTERNAL = 0; OTLP from SPAN_KIND_UNSPECIFIED = 0, INTERNAL = 1.
   w.uint32Field(SPAN_KIND, (span.kind | 0) + 1);
   writeTime(w, SPAN_START_TIME, span.startTime);
