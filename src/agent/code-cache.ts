@@ -4,8 +4,8 @@
  *
  * Why: compiling runtime.js is most of what the agent adds to an application's start. It happens the first time
  * the application loads an instrumented module (usually `http`), and measured on Node 20 it took ~5 ms of the
- * ~9 ms that first `require('http')` gained under the agent; an express 5 app to listening went from +18.8 to
- * +12.2 ms with the cache (bench/startup.js). V8 checks a cache before it uses one (its own version, the flags the
+ * ~9 ms that first `require('http')` gained under the agent; an express 5 app to listening is +13.8 ms with the
+ * cache and +17.9 ms without it (bench/startup.js, the README's latest full run). V8 checks a cache before it uses one (its own version, the flags the
  * process runs with, the source's length) and compiles afresh when the cache does not fit, so a cache from
  * another Node.js version or another build is never used.
  *
@@ -17,7 +17,7 @@
  *
  * When: a process that finds no cache makes one once its start is done (on the first turn of the event loop after
  * runtime.js loaded, by which time the agent has patched the modules the application loads at startup, so their
- * compiled code is in it): about 1 ms to serialise and a write of ~140 KB, in a file renamed into place so that
+ * compiled code is in it): about 1 ms to serialise and a write of 80–180 KB (more the later the cache is made), in a file renamed into place so that
  * processes starting at the same time never read half a file. A process that finds a cache V8 rejects (another
  * set of V8 flags) leaves it: the first writer keeps it, and two kinds of process sharing one installation do not
  * replace each other's cache on every start. A directory that cannot be written (a read-only image, another
