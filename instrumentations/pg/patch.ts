@@ -72,6 +72,9 @@ interface PoolQuery {
 
 const POOL_QUERY_KEY = Symbol('zerotel.pg.poolQuery');
 
+/** The context of the Pool#connect whose original is running (synchronously) now, for the clients it opens. */
+let poolConnectContext: Context | undefined;
+
 /** What each pool's clients connect to, learned from the first client it hands out. */
 const poolConnections = new WeakMap<object, ConnectionInfo>();
 
@@ -106,11 +109,18 @@ function finish(operation: Operation, failed: boolean, error: unknown): void {
   }
 }
 
-/** A node-style callback that ends the span, then calls `callback` in the caller's context with the same `this` and arguments. */
+/**
+ * A node-style callback that ends the span, then calls `callback` in the caller's context with the same `this` and
+ * arguments. When that context is already the active one (pg-pool hands out an idle client from a tick that the
+ * caller's context scheduled) the callback is called as it is: entering the same context again would change
+ * nothing but cost a context switch (on Node.js 24, two AsyncContextFrame copies).
+ */
 function wrapCallback(operation: Operation, callback: AnyFunction): AnyFunction {
   return function (this: unknown, error: unknown) {
     finish(operation, Boolean(error), error);
-    return contextManager.run(operation.callerContext, callback, this, arguments);
+    const context = operation.callerContext;
+    if (contextManager.active() === context) return callback.apply(this, arguments as any);
+    return contextManager.run(context, callback, this, arguments);
   };
 }
 
@@ -354,7 +364,8 @@ function querySubmittable(client: any, original: AnyFunction, args: IArguments, 
 function makeClientConnect(original: AnyFunction): AnyFunction {
   return function connect(this: any, callback: any): any {
     if (!runtime.tracingEnabled) return original.apply(this, arguments as any);
-    const parent = contextManager.active();
+    // A client pg-pool opens inside Pool#connect is connected synchronously from it: the pool wait is its parent.
+    const parent = poolConnectContext !== undefined ? poolConnectContext : contextManager.active();
     if (!shouldTrace(parent) || (callback && typeof callback !== 'function')) return original.apply(this, arguments as any);
     let operation: Operation;
     let context: Context;
@@ -423,12 +434,20 @@ function makePoolConnect(original: AnyFunction): AnyFunction {
       if (operation !== undefined) finish(operation, false, undefined);
       return original.apply(this, arguments as any);
     }
+    // Not run in the wait's context: what pg-pool schedules here (the tick that hands out an idle client, the
+    // connection timeout) keeps the caller's, so the callback usually needs no context switch (wrapCallback). The one
+    // thing that needs the wait as its parent, a new connection's pg.connect span, is started synchronously from
+    // here and reads it from poolConnectContext.
+    const outer = poolConnectContext;
+    poolConnectContext = context;
     let result: unknown;
     try {
-      result = contextManager.run(context, original, this, args);
+      result = original.apply(this, args as any);
     } catch (err) {
       finish(operation, true, err);
       throw err;
+    } finally {
+      poolConnectContext = outer;
     }
     return typeof callback === 'function' ? result : traceThenable(operation, result, (client) => learnPoolConnectionSafely(pool, operation, client));
   };

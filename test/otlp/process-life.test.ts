@@ -253,8 +253,9 @@ describe('process life', () => {
         PRELUDE +
           `makeSpans(3).then((spans) => {
             exporter.export(spans, (r) => console.log('callback', r.code));
-            // the application goes on a little, then has nothing left to do
-            setTimeout(() => console.log('done'), 300);
+            // the application goes on a little (long enough for the export thread to start and connect on a
+            // loaded machine), then has nothing left to do
+            setTimeout(() => console.log('done'), 1500);
           });`,
         { ENDPOINT: `http://127.0.0.1:${port}`, PROTOCOL: 'grpc', TIMEOUT: '30000' },
       );
