@@ -175,13 +175,14 @@ function compact(source, file) {
  * process, the source is part of the live heap that V8 sizes the old generation from: under the load benchmark
  * the old generation grew to ~3.5 times what was live before each full collection (measured with --trace-gc on
  * the `hello` app), so every kilobyte held is several of peak memory. Lines that begin inside a template literal
- * keep their leading spaces: there they are part of a string.
+ * (or a string continued with a backslash) keep their leading spaces: there they are part of a string.
  */
 function withoutIndentation(ts, source, file) {
   const sf = ts.createSourceFile(file, source, ts.ScriptTarget.ESNext, false, ts.ScriptKind.JS);
   const templates = [];
   (function visit(node) {
-    if (node.kind === ts.SyntaxKind.TemplateExpression || node.kind === ts.SyntaxKind.NoSubstitutionTemplateLiteral) {
+    const kind = node.kind;
+    if (kind === ts.SyntaxKind.TemplateExpression || kind === ts.SyntaxKind.NoSubstitutionTemplateLiteral || kind === ts.SyntaxKind.StringLiteral) {
       templates.push([node.getStart(sf), node.end]);
       return;
     }
