@@ -1,6 +1,6 @@
 /**
  * Loads dist/runtime.js (the agent's code beyond startup, see scripts/bundle.js) with a V8 code cache, so that a
- * process does not compile its ~460 KB again each time it starts.
+ * process does not compile its ~380 KB again each time it starts.
  *
  * Why: compiling runtime.js is most of what the agent adds to an application's start. It happens the first time
  * the application loads an instrumented module (usually `http`), and measured on Node 20 it took ~5 ms of the
