@@ -56,7 +56,12 @@ describe('the preload', () => {
     receiver.clear();
     const under = await runApp(app, { env: receiver.env({ OTEL_LOG_LEVEL: 'debug' }) });
     expect(under.code).toBe(0);
-    expect(threads(under) - threads(without)).toBe(inThread ? 0 : 1);
+    // A loader thread is one thread more than the same app without the agent; in-thread hooks add none. (Not an
+    // exact 0: on a loaded machine Node.js 22 was once seen with one thread fewer under the agent than without,
+    // a thread of its own not yet started or already gone when the app counted.)
+    const added = threads(under) - threads(without);
+    if (inThread) expect(added).toBeLessThanOrEqual(0);
+    else expect(added).toBeGreaterThanOrEqual(1);
     expect(under.stderr.includes('ES module hook: in-thread (module.registerHooks)')).toBe(inThread);
     // and the import was instrumented either way
     expect(receiver.spans.map((s) => `${s.kind}:${s.name}`).sort()).toEqual(['1:GET', '2:GET']);
