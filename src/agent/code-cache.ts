@@ -13,16 +13,24 @@
  * directory such as the system's temporary one (anyone who can write there could hand the process code to run;
  * whoever can write to the package's directory can change its code anyway). The file name holds what V8 does not
  * check itself: the build (a hash of runtime.js that scripts/bundle.js computes), the file's size and modification
- * time (a runtime.js patched in place after installation), the V8 version and the architecture.
+ * time (a runtime.js patched in place after installation), the V8 version and the architecture; and, for a
+ * process started with options beyond those that load code (`--require`, `--import`, `-e`…), a hash of those
+ * options: V8 rejects a cache made under other V8 flags (`--max-old-space-size` on Node.js 20 and 22,
+ * `--stack-size`, `--perf-basic-prof`…), so each set of options gets a cache of its own, and a service started
+ * with flags and a script started without them, sharing one installation, both keep theirs. (V8's own key for
+ * this, `v8.cachedDataVersionTag()`, costs ~3 ms of startup to ask for: node:v8 has to load.)
  *
  * When: a process that finds no cache makes one once its start is done (on the first turn of the event loop after
  * runtime.js loaded, by which time the agent has patched the modules the application loads at startup, so their
  * compiled code is in it): about 1 ms to serialise and a write of 80–180 KB (more the later the cache is made), in a file renamed into place so that
- * processes starting at the same time never read half a file. A process that finds a cache V8 rejects (another
- * set of V8 flags) leaves it: the first writer keeps it, and two kinds of process sharing one installation do not
- * replace each other's cache on every start. A directory that cannot be written (a read-only image, another
- * user's installation) just means no cache. OTEL_NODE_CODE_CACHE=false turns all of this off: runtime.js is then
- * loaded by `require`, as without the cache.
+ * processes starting at the same time never read half a file. A process that finds a cache V8 rejects makes a new
+ * one in its place the same way: a cache made by a process whose V8 flags the options did not show (flags set
+ * with `v8.setFlagsFromString`, a copy of the package moved to a machine with other CPU features) or a damaged
+ * file would otherwise cost every later start the whole compile (seen: a benchmark run with
+ * `--perf-basic-prof` in NODE_OPTIONS left a cache that every later process rejected). A build keeps at most
+ * MAX_CACHES_PER_BUILD caches, the oldest going first. A directory that cannot be written (a read-only image,
+ * another user's installation) just means no cache. OTEL_NODE_CODE_CACHE=false turns all of this off: runtime.js
+ * is then loaded by `require`, as without the cache.
  */
 import * as fs from 'node:fs';
 import Module from 'node:module';
@@ -31,12 +39,45 @@ import * as vm from 'node:vm';
 import { diag } from '../diag/logger';
 
 const CACHE_DIRECTORY = '.code-cache';
+/** Caches of one build kept at once (one per set of options that processes start with), the oldest going first. */
+const MAX_CACHES_PER_BUILD = 8;
 
 let enabled = true;
+/** '' for a process started with no options beyond those that load code, else `-o` and a hash of the others. */
+let optionsKey = '';
 
-/** Set from the configuration (OTEL_NODE_CODE_CACHE) before anything loads runtime.js. */
-export function setCodeCacheEnabled(on: boolean): void {
+/**
+ * Set from the configuration (OTEL_NODE_CODE_CACHE, and NODE_OPTIONS for the options key) before anything loads
+ * runtime.js.
+ */
+export function setCodeCacheOptions(on: boolean, nodeOptions: string | undefined): void {
   enabled = on;
+  optionsKey = on ? optionsKeyOf(process.execArgv, nodeOptions) : '';
+}
+
+/**
+ * Options whose value is code to load or run, never a V8 flag: they do not change what V8 compiles, and keying
+ * caches by them would give each script its own cache. Their values (separate words) are dropped with every other
+ * word that is not an option.
+ */
+const CODE_OPTIONS = /^(?:-r|--require|--import|--loader|--experimental-loader|-e|--eval|-p|--print)(?:=|$)/;
+
+/**
+ * The part of the cache's file name that stands for the process's options (execArgv and NODE_OPTIONS): '' when
+ * there are none but those that load code, else `-o` and an FNV-1a hash of them in order.
+ */
+export function optionsKeyOf(execArgv: readonly string[], nodeOptions: string | undefined): string {
+  let hash = 0x811c9dc5;
+  let any = false;
+  const add = (word: string): void => {
+    if (!word.startsWith('-') || CODE_OPTIONS.test(word)) return;
+    any = true;
+    for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
+    hash = Math.imul(hash ^ 0x20, 0x01000193);
+  };
+  for (const word of execArgv) add(word);
+  if (nodeOptions !== undefined) for (const word of nodeOptions.split(/\s+/)) add(word);
+  return any ? `-o${(hash >>> 0).toString(16).padStart(8, '0')}` : '';
 }
 
 /**
@@ -57,7 +98,7 @@ export function loadBundle(file: string, parent: NodeModule, buildId: string): u
     const stat = fs.statSync(file);
     const stamp = `${buildId}-${stat.size}-${Math.trunc(stat.mtimeMs)}`;
     buildPrefix = `${path.basename(file, '.js')}-${stamp}-`;
-    cachePath = path.join(path.dirname(file), CACHE_DIRECTORY, `${buildPrefix}${process.versions.v8}-${process.arch}.bin`);
+    cachePath = path.join(path.dirname(file), CACHE_DIRECTORY, `${buildPrefix}${process.versions.v8}-${process.arch}${optionsKey}.bin`);
     cached = readIfPresent(cachePath);
     script = new vm.Script(Module.wrap(source), { filename: file, cachedData: cached });
   } catch (err) {
@@ -66,13 +107,12 @@ export function loadBundle(file: string, parent: NodeModule, buildId: string): u
     return parent.require(file);
   }
   const exports = evaluate(script, file, parent);
-  if (cached === undefined) {
+  const rejected = cached !== undefined && script.cachedDataRejected === true;
+  if (rejected) diag.debug(`code cache: V8 rejected ${cachePath} (other V8 flags, or a damaged file); compiled ${file} afresh and will replace it`);
+  else if (cached !== undefined) diag.debug(`code cache: compiled ${file} from ${cachePath}`);
+  if (cached === undefined || rejected) {
     const target = cachePath;
     setImmediate(() => writeCache(script, target, buildPrefix, file)).unref();
-  } else if (script.cachedDataRejected === true) {
-    diag.debug(`code cache: V8 rejected ${cachePath} (another V8 build or other V8 flags); compiled ${file} afresh`);
-  } else {
-    diag.debug(`code cache: compiled ${file} from ${cachePath}`);
   }
   return exports;
 }
@@ -131,13 +171,20 @@ function writeCache(script: vm.Script, target: string, buildPrefix: string, file
 
 /**
  * Caches of earlier builds of the same bundle can never fit again: they go. Caches of this build for other V8
- * versions stay (one installation run by two Node.js versions).
+ * versions or other options stay (one installation run by two Node.js versions, or by processes started with
+ * different flags), at most MAX_CACHES_PER_BUILD of them: the least recently written go first.
  */
 function removeOtherBuilds(dir: string, buildPrefix: string, base: string): void {
   try {
+    const ours: Array<{ name: string; mtimeMs: number }> = [];
     for (const name of fs.readdirSync(dir)) {
-      if (name.startsWith(base + '-') && !name.startsWith(buildPrefix) && name.endsWith('.bin')) fs.rmSync(path.join(dir, name), { force: true });
+      if (!name.startsWith(base + '-') || !name.endsWith('.bin')) continue;
+      if (!name.startsWith(buildPrefix)) fs.rmSync(path.join(dir, name), { force: true });
+      else ours.push({ name, mtimeMs: fs.statSync(path.join(dir, name)).mtimeMs });
     }
+    if (ours.length <= MAX_CACHES_PER_BUILD) return;
+    ours.sort((a, b) => a.mtimeMs - b.mtimeMs);
+    for (let i = 0; i < ours.length - MAX_CACHES_PER_BUILD; i++) fs.rmSync(path.join(dir, ours[i].name), { force: true });
   } catch (err) {
     diag.debug('code cache: could not tidy its directory', err);
   }

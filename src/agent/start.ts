@@ -5,7 +5,7 @@
 import { readConfig } from '../config';
 import { diag } from '../diag/logger';
 import { Agent } from './agent';
-import { setCodeCacheEnabled } from './code-cache';
+import { setCodeCacheOptions } from './code-cache';
 import { agentVersion } from '../version';
 
 /** Where the running agent announces itself, shared by every copy of zerotel in the process. */
@@ -35,7 +35,7 @@ export function start(): Agent | undefined {
   try {
     const { config, warnings } = readConfig();
     diag.level = config.logLevel;
-    setCodeCacheEnabled(config.codeCache);
+    setCodeCacheOptions(config.codeCache, config.nodeOptions);
     const existing = (globalThis as any)[AGENT_KEY] as AgentMark | undefined;
     if (existing !== undefined) {
       diag.debug(

@@ -40,8 +40,8 @@ afterEach(() => {
   rmSync(join(packageDir, '..'), { recursive: true, force: true });
 });
 
-function run(extraEnv: Record<string, string> = {}): { status: number | null; output: string } {
-  const r = spawnSync(process.execPath, ['--require', join(packageDir, 'register.js'), '-e', APP], {
+function run(extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): { status: number | null; output: string } {
+  const r = spawnSync(process.execPath, [...nodeArgs, '--require', join(packageDir, 'register.js'), '-e', APP], {
     env: {
       PATH: process.env.PATH,
       PACKAGE_DIR: packageDir,
@@ -81,7 +81,7 @@ describe('the runtime bundle code cache', () => {
     expect(second.output).not.toContain('code cache: wrote');
   });
 
-  it('that V8 rejects is compiled around and left in place, not rewritten at every start', () => {
+  it('that V8 rejects (a damaged file) is compiled around, replaced, and the replacement used', () => {
     expectTraced(run());
     const [name] = cacheFiles();
     const garbage = Buffer.alloc(readFileSync(join(cacheDir, name)).length, 0x5a);
@@ -90,7 +90,59 @@ describe('the runtime bundle code cache', () => {
     const result = run();
     expectTraced(result);
     expect(result.output).toContain('code cache: V8 rejected');
-    expect(readFileSync(join(cacheDir, name)).equals(garbage)).toBe(true);
+    expect(result.output).toContain('code cache: wrote');
+    expect(readFileSync(join(cacheDir, name)).equals(garbage)).toBe(false);
+
+    const next = run();
+    expectTraced(next);
+    expect(next.output).toMatch(/code cache: compiled .*runtime\.js from .*\.code-cache/);
+    expect(next.output).not.toContain('code cache: wrote');
+  });
+
+  it('is kept apart for a process started with other V8 flags, which V8 would reject the other cache for', () => {
+    // --stack-trace-limit is a V8 flag (changing v8.cachedDataVersionTag() on Node.js 20, 22 and 24): a cache made
+    // under it does not fit a process without it, nor the other way round.
+    const withFlag = ['--stack-trace-limit=20'];
+    expectTraced(run({}, withFlag));
+    const [flagged] = cacheFiles();
+    expect(flagged).toMatch(new RegExp(`-${process.versions.v8}-${process.arch}-o[0-9a-f]{8}\\.bin$`));
+
+    const plain = run();
+    expectTraced(plain);
+    expect(plain.output).not.toContain('code cache: V8 rejected');
+    expect(plain.output).toContain('code cache: wrote');
+    expect(cacheFiles().sort()).toEqual([flagged, flagged.replace(/-o[0-9a-f]{8}\.bin$/, '.bin')].sort());
+
+    // each kind of process now compiles from its own, with no further writes (the same options, NODE_OPTIONS
+    // or the command line, are the same key)
+    for (const again of [run(), run({}, withFlag), run({ NODE_OPTIONS: '--stack-trace-limit=20' })]) {
+      expectTraced(again);
+      expect(again.output).toMatch(/code cache: compiled .*runtime\.js from .*\.code-cache/);
+      expect(again.output).not.toContain('code cache: wrote');
+    }
+    expect(cacheFiles()).toHaveLength(2);
+  });
+
+  it('keeps at most eight caches of one build, the least recently written going first', () => {
+    expectTraced(run());
+    const [plain] = cacheFiles();
+    // eight caches of other sets of options, written earlier than the plain one, the first the oldest
+    const others = Array.from({ length: 8 }, (_, i) => plain.replace(/\.bin$/, `-o${String(i).padStart(8, '0')}.bin`));
+    others.forEach((name, i) => {
+      cpSync(join(cacheDir, plain), join(cacheDir, name));
+      const when = new Date(Date.now() - (100 - i) * 60_000);
+      utimesSync(join(cacheDir, name), when, when);
+    });
+
+    const result = run({}, ['--stack-trace-limit=20']);
+    expectTraced(result);
+    expect(result.output).toContain('code cache: wrote');
+    const now = cacheFiles();
+    expect(now).toHaveLength(8);
+    expect(now).not.toContain(others[0]);
+    expect(now).not.toContain(others[1]);
+    expect(now).toContain(plain);
+    expect(now).toContain(others[7]);
   });
 
   it('that cannot be written costs nothing but the cache', () => {
