@@ -60,6 +60,7 @@ export function setCodeCacheOptions(on: boolean, nodeOptions: string | undefined
  * caches by them would give each script its own cache. Their values (separate words) are dropped with every other
  * word that is not an option.
  */
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // why: charCodeAt in src/exporters/otlp/protobuf-writer.ts
 const CODE_OPTIONS = /^(?:-r|--require|--import|--loader|--experimental-loader|-e|--eval|-p|--print)(?:=|$)/;
 
 /**
@@ -72,7 +73,7 @@ export function optionsKeyOf(execArgv: readonly string[], nodeOptions: string | 
   const add = (word: string): void => {
     if (!word.startsWith('-') || CODE_OPTIONS.test(word)) return;
     any = true;
-    for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
+    for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ charCodeAt.call(word, i), 0x01000193);
     hash = Math.imul(hash ^ 0x20, 0x01000193);
   };
   for (const word of execArgv) add(word);

@@ -12,6 +12,7 @@ import path = require('node:path');
 import { diag } from '../diag/logger';
 import type { InstrumentationDefinition, InstrumentationModule, ModuleInfo, Patcher } from './types';
 import { ORIGINAL } from './original-symbol';
+import { versionInRange } from './version-range';
 const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 interface Entry {
@@ -96,7 +97,6 @@ export class InstrumentationHooks {
   private _ritm: { unhook(): void } | undefined;
   private _iitm: { unhook(): void } | undefined;
   private _stops: Array<() => void> = [];
-  private _semverSatisfies: ((version: string, range: string, options?: object) => boolean) | undefined;
 
   constructor(readonly definitions: readonly InstrumentationDefinition[]) {
     for (const definition of definitions) {
@@ -315,8 +315,7 @@ export class InstrumentationHooks {
       return;
     }
     if (entry.module.versions !== '*') {
-      if (this._semverSatisfies === undefined) this._semverSatisfies = require('semver/functions/satisfies');
-      if (!this._semverSatisfies!(version, entry.module.versions, { includePrerelease: true })) {
+      if (!versionInRange(version, entry.module.versions)) {
         diag.debug(`${label} is outside the supported range ${entry.module.versions}; left alone`);
         return;
       }
