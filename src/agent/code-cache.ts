@@ -57,27 +57,34 @@ export function setCodeCacheOptions(on: boolean, nodeOptions: string | undefined
 
 /**
  * Options whose value is code to load or run, never a V8 flag: they do not change what V8 compiles, and keying
- * caches by them would give each script its own cache. Their values (separate words) are dropped with every other
- * word that is not an option.
+ * caches by them would give each script its own cache. Their values go with them; every other word that is not an
+ * option (another option's value) is dropped too. (A Set, not a regular expression: this runs at every start, and compiling one cost
+ * more than the rest of the key, ~0.3 ms in a CPU profile.)
  */
+const CODE_OPTIONS = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-e', '--eval', '-p', '--print']);
 const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // why: charCodeAt in src/exporters/otlp/protobuf-writer.ts
-const CODE_OPTIONS = /^(?:-r|--require|--import|--loader|--experimental-loader|-e|--eval|-p|--print)(?:=|$)/;
+const DASH = 0x2d;
 
 /**
  * The part of the cache's file name that stands for the process's options (execArgv and NODE_OPTIONS): '' when
  * there are none but those that load code, else `-o` and an FNV-1a hash of them in order.
  */
 export function optionsKeyOf(execArgv: readonly string[], nodeOptions: string | undefined): string {
+  const words = nodeOptions === undefined ? execArgv : [...execArgv, ...nodeOptions.split(' ')];
   let hash = 0x811c9dc5;
   let any = false;
-  const add = (word: string): void => {
-    if (!word.startsWith('-') || CODE_OPTIONS.test(word)) return;
+  for (let w = 0; w < words.length; w++) {
+    const word = words[w];
+    if (charCodeAt.call(word, 0) !== DASH) continue;
+    const equals = word.indexOf('=');
+    if (CODE_OPTIONS.has(equals === -1 ? word : word.slice(0, equals))) {
+      if (equals === -1) w++; // its value, even one that starts with a dash (`-e -1`)
+      continue;
+    }
     any = true;
     for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ charCodeAt.call(word, i), 0x01000193);
     hash = Math.imul(hash ^ 0x20, 0x01000193);
-  };
-  for (const word of execArgv) add(word);
-  if (nodeOptions !== undefined) for (const word of nodeOptions.split(/\s+/)) add(word);
+  }
   return any ? `-o${(hash >>> 0).toString(16).padStart(8, '0')}` : '';
 }
 

@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sym
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { optionsKeyOf } from '../../src/agent/code-cache';
 
 // The agent's runtime bundle is compiled from a V8 code cache kept beside it (src/agent/code-cache.ts). Each test
 // works on its own copy of the package, so that the caches it makes and breaks are its own.
@@ -176,5 +177,21 @@ describe('the runtime bundle code cache', () => {
     expectTraced(result);
     expect(result.output).not.toContain('code cache:');
     expect(existsSync(cacheDir)).toBe(false);
+  });
+});
+
+describe('the code cache options key', () => {
+  it('leaves out the options that load or run code, with their values, wherever they are given', () => {
+    expect(optionsKeyOf([], undefined)).toBe('');
+    expect(optionsKeyOf(['--require', '/a/register.js', '-r', 'x', '--import=y', '-e', '-1', '--print', 'z'], ' --require /b.js  --loader=l ')).toBe('');
+  });
+
+  it('is the same for the same other options from the command line or NODE_OPTIONS, and differs with them', () => {
+    const key = optionsKeyOf(['--stack-trace-limit=20'], undefined);
+    expect(key).toMatch(/^-o[0-9a-f]{8}$/);
+    expect(optionsKeyOf(['--require', 'x'], '--stack-trace-limit=20')).toBe(key);
+    expect(optionsKeyOf([], '  --stack-trace-limit=20   --require /r.js')).toBe(key);
+    expect(optionsKeyOf(['--stack-trace-limit=21'], undefined)).not.toBe(key);
+    expect(optionsKeyOf(['--stack-trace-limit=20', '--max-old-space-size=100'], undefined)).not.toBe(key);
   });
 });
