@@ -4,10 +4,10 @@
  *
  * Why: compiling runtime.js is most of what the agent adds to an application's start. It happens the first time
  * the application loads an instrumented module (usually `http`), and measured on Node 20 it took ~5 ms of the
- * ~9 ms that first `require('http')` gained under the agent; an express 5 app to listening is +13.8 ms with the
- * cache and +17.9 ms without it (bench/startup.js, the README's latest full run). V8 checks a cache before it uses one (its own version, the flags the
- * process runs with, the source's length) and compiles afresh when the cache does not fit, so a cache from
- * another Node.js version or another build is never used.
+ * ~9 ms that first `require('http')` gained under the agent; loading runtime.js took 9.4–15.6 ms without its cache
+ * and 2.6–3.9 ms with it (timed in the process, an express 5 app's start). V8 checks a cache before it uses one
+ * (its own version, the flags the process runs with, the source's length) and compiles afresh when the cache does
+ * not fit, so a cache from another Node.js version or another build is never used.
  *
  * Where: in a `.code-cache` directory beside runtime.js, inside the agent's own package, never in a shared
  * directory such as the system's temporary one (anyone who can write there could hand the process code to run;
@@ -22,15 +22,15 @@
  *
  * When: a process that finds no cache makes one once its start is done (on the first turn of the event loop after
  * runtime.js loaded, by which time the agent has patched the modules the application loads at startup, so their
- * compiled code is in it): about 1 ms to serialise and a write of 80–180 KB (more the later the cache is made), in a file renamed into place so that
- * processes starting at the same time never read half a file. A process that finds a cache V8 rejects makes a new
- * one in its place the same way: a cache made by a process whose V8 flags the options did not show (flags set
- * with `v8.setFlagsFromString`, a copy of the package moved to a machine with other CPU features) or a damaged
- * file would otherwise cost every later start the whole compile (seen: a benchmark run with
- * `--perf-basic-prof` in NODE_OPTIONS left a cache that every later process rejected). A build keeps at most
- * MAX_CACHES_PER_BUILD caches, the oldest going first. A directory that cannot be written (a read-only image,
- * another user's installation) just means no cache. OTEL_NODE_CODE_CACHE=false turns all of this off: runtime.js
- * is then loaded by `require`, as without the cache.
+ * compiled code is in it): about 1 ms to serialise and a write of 80–180 KB (more the later the cache is made),
+ * in a file renamed into place so that processes starting at the same time never read half a file. A process that
+ * finds a cache V8 rejects makes a new one in its place the same way: a cache made by a process whose V8 flags
+ * the options did not show (flags set with `v8.setFlagsFromString`, a copy of the package moved to a machine with
+ * other CPU features) or a damaged file would otherwise cost every later start the whole compile (seen: a
+ * benchmark run with `--perf-basic-prof` in NODE_OPTIONS left a cache that every later process rejected). A build
+ * keeps at most MAX_CACHES_PER_BUILD caches, the oldest going first. A directory that cannot be written (a
+ * read-only image, another user's installation) just means no cache. OTEL_NODE_CODE_CACHE=false turns all of this
+ * off: runtime.js is then loaded by `require`, as without the cache.
  */
 import * as fs from 'node:fs';
 import Module from 'node:module';
@@ -58,8 +58,8 @@ export function setCodeCacheOptions(on: boolean, nodeOptions: string | undefined
 /**
  * Options whose value is code to load or run, never a V8 flag: they do not change what V8 compiles, and keying
  * caches by them would give each script its own cache. Their values go with them; every other word that is not an
- * option (another option's value) is dropped too. (A Set, not a regular expression: this runs at every start, and compiling one cost
- * more than the rest of the key, ~0.3 ms in a CPU profile.)
+ * option (another option's value) is dropped too. (A Set, not a regular expression: this runs at every start, and
+ * compiling one cost more than the rest of the key, ~0.3 ms in a CPU profile.)
  */
 const CODE_OPTIONS = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-e', '--eval', '-p', '--print']);
 const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // why: charCodeAt in src/exporters/otlp/protobuf-writer.ts
