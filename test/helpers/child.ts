@@ -42,9 +42,16 @@ export function childEnv(env: Record<string, string | undefined> = {}): NodeJS.P
   return out;
 }
 
+/**
+ * Node.js flags every app under test gets before its own (TEST_NODE_FLAGS, space-separated; none by default): the
+ * suite can be run as a whole under another runtime mode, e.g. `TEST_NODE_FLAGS=--experimental-async-context-frame`
+ * on Node.js 22, where it changes how AsyncLocalStorage (and so the agent's context) works.
+ */
+const EXTRA_NODE_FLAGS = (process.env.TEST_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+
 export function spawnApp(script: string, options: RunOptions = {}): ChildProcess {
   const nodeArgs = options.nodeArgs ?? ['--require', REGISTER];
-  return spawn(process.execPath, [...nodeArgs, script, ...(options.args ?? [])], {
+  return spawn(process.execPath, [...EXTRA_NODE_FLAGS, ...nodeArgs, script, ...(options.args ?? [])], {
     cwd: options.cwd ?? ROOT,
     env: childEnv(options.env),
     stdio: ['pipe', 'pipe', 'pipe'],
