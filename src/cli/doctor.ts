@@ -425,26 +425,6 @@ function preloadFindings(dir: string, app: AppInfo, config: AgentConfig, pkg: an
   }
 }
 
-const ASYNC_CONTEXT_FRAME_FLAG = '--experimental-async-context-frame';
-
-/**
- * Node.js 22.7+ can give AsyncLocalStorage, which holds the agent's context, the implementation that Node.js 24 uses by
- * default (no async hooks): measured under callgrind (README, Performance), 38 % less of what the agent adds to a
- * request that awaits a query, a Redis command and an HTTP call. A Node.js flag for the whole process, so the agent
- * only suggests it. Undefined where it does not apply: Node.js 20 has no such flag, 24 has it on already.
- */
-export function asyncContextFrameNote(nodeVersion: string, nodeOptions: string | undefined, startScript: string | undefined): Finding | undefined {
-  if (!satisfies(nodeVersion, '>=22.7.0 <23')) return undefined;
-  if (nodeOptions?.includes(ASYNC_CONTEXT_FRAME_FLAG) || startScript?.includes(ASYNC_CONTEXT_FRAME_FLAG)) return undefined;
-  return {
-    level: 'note',
-    message:
-      `On Node.js 22, \`node ${ASYNC_CONTEXT_FRAME_FLAG}\` (or NODE_OPTIONS="${ASYNC_CONTEXT_FRAME_FLAG}") makes tracing each request ` +
-      `cheaper: the context the agent keeps in AsyncLocalStorage then needs no async hooks, as on Node.js 24. ` +
-      `It changes how your whole process keeps AsyncLocalStorage, so the agent leaves the choice to you.`,
-  };
-}
-
 export function diagnose(dir: string, env: Env): DoctorReport {
   const directory = path.resolve(dir);
   const { config, warnings } = readConfig(env);
@@ -477,8 +457,6 @@ export function diagnose(dir: string, env: Env): DoctorReport {
   for (const w of allWarnings) findings.push({ level: 'problem', message: `Configuration: ${w}.` });
 
   preloadFindings(directory, app, config, pkg, findings);
-  const frameNote = asyncContextFrameNote(process.versions.node, config.nodeOptions, app.startScript);
-  if (frameNote !== undefined) findings.push(frameNote);
 
   const { modules, notInstalled } = moduleFindings(directory, config, enabled);
   for (const m of modules) {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asyncContextFrameNote, diagnose, entryOfCommand, renderDoctor, type DoctorReport } from '../../src/cli/doctor';
+import { diagnose, entryOfCommand, renderDoctor, type DoctorReport } from '../../src/cli/doctor';
 import { REGISTER } from '../helpers/child';
 import { runZerotel, SHOP } from './helpers';
 
@@ -143,23 +143,6 @@ describe('zerotel doctor on other apps', () => {
     expect(entryOfCommand('NODE_ENV=production node --require zerotel/register -r dotenv/config dist/server.js --port 3000')).toBe('dist/server.js');
     expect(entryOfCommand('node --import=tsx ./src/index.ts')).toBe('./src/index.ts');
     expect(entryOfCommand('next start')).toBeUndefined();
-  });
-
-  it('suggests --experimental-async-context-frame on Node.js 22.7+ only, and not once the app has it', () => {
-    const flag = '--experimental-async-context-frame';
-    for (const version of ['22.7.0', '22.23.3']) {
-      const note = asyncContextFrameNote(version, undefined, 'node app.js');
-      expect(note?.level).toBe('note');
-      expect(note?.message).toContain(`node ${flag}`);
-      expect(asyncContextFrameNote(version, `--require zerotel/register ${flag}`, 'node app.js')).toBeUndefined();
-      expect(asyncContextFrameNote(version, undefined, `node ${flag} --require zerotel/register app.js`)).toBeUndefined();
-    }
-    // Node.js 20 and 22 before 22.7 have no such flag; on 24 it is the default.
-    for (const version of ['20.6.0', '20.20.2', '22.6.0', '24.0.0', '24.21.0']) expect(asyncContextFrameNote(version, undefined, 'node app.js')).toBeUndefined();
-    // diagnose() asks about the Node.js it runs on
-    const report = diagnose(SHOP, {});
-    const expected = asyncContextFrameNote(process.versions.node, undefined, report.app.startScript);
-    expect(notes(report).filter((n) => n.includes(flag))).toEqual(expected === undefined ? [] : [expected.message]);
   });
 
   it('renders for people, with one row per module', () => {
