@@ -43,15 +43,18 @@ export function childEnv(env: Record<string, string | undefined> = {}): NodeJS.P
 }
 
 /**
- * Node.js flags every app under test gets before its own (TEST_NODE_FLAGS, space-separated; none by default): the
- * suite can be run as a whole under another runtime mode, e.g. `TEST_NODE_FLAGS=--experimental-async-context-frame`
- * on Node.js 22, where it changes how AsyncLocalStorage (and so the agent's context) works.
+ * Node.js flags that the apps the tests run under the agent get before their own (TEST_NODE_FLAGS, space-separated;
+ * none by default), so that the suite can run under another runtime mode, e.g.
+ * `TEST_NODE_FLAGS=--experimental-async-context-frame` on Node.js 22, where it changes how AsyncLocalStorage (and so
+ * the agent's context) works. Used by spawnApp (runApp, startApp) and by the tests that start `node -e` under the
+ * preload themselves; not by the code-cache tests, which choose their processes' flags on purpose, nor for the apps
+ * `zerotel run` starts in the CLI tests (their NODE_OPTIONS is what those tests check).
  */
-const EXTRA_NODE_FLAGS = (process.env.TEST_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+export const TEST_NODE_FLAGS: readonly string[] = (process.env.TEST_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
 
 export function spawnApp(script: string, options: RunOptions = {}): ChildProcess {
   const nodeArgs = options.nodeArgs ?? ['--require', REGISTER];
-  return spawn(process.execPath, [...EXTRA_NODE_FLAGS, ...nodeArgs, script, ...(options.args ?? [])], {
+  return spawn(process.execPath, [...TEST_NODE_FLAGS, ...nodeArgs, script, ...(options.args ?? [])], {
     cwd: options.cwd ?? ROOT,
     env: childEnv(options.env),
     stdio: ['pipe', 'pipe', 'pipe'],

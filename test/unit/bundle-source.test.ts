@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TEST_NODE_FLAGS } from '../helpers/child';
 
 // scripts/bundle.js writes the agent's two load units with only ASCII and no comments: Node keeps a script's
 // source for the life of the process, and one character above U+00FF doubles what that source costs.
@@ -23,7 +24,7 @@ describe('the bundles hold their source compactly', () => {
       "const server = http.createServer((req, res) => res.end('ok')).listen(0, '127.0.0.1', () => {" +
       "  http.get('http://127.0.0.1:' + server.address().port + '/', (res) => { res.resume(); res.on('end', () => server.close()); });" +
       '});';
-    const run = spawnSync(process.execPath, ['--require', join(DIST, '..', 'register.js'), '-e', app], {
+    const run = spawnSync(process.execPath, [...TEST_NODE_FLAGS, '--require', join(DIST, '..', 'register.js'), '-e', app], {
       env: { PATH: process.env.PATH, OTEL_TRACES_EXPORTER: 'console', OTEL_SERVICE_NAME: 'bundle-check', NO_COLOR: '1' },
       encoding: 'utf8',
       timeout: 20_000,

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TEST_NODE_FLAGS } from '../helpers/child';
 
 /**
  * What instrumentations read on every span (config, provider, propagator) comes from one object; V8 must see it with
@@ -16,7 +17,7 @@ describe('the runtime object instrumentations read', () => {
       const agent = globalThis[Symbol.for('zerotel.agent')].agent;
       process.stdout.write(JSON.stringify({ isAgent: runtime === agent, fast: %HasFastProperties(runtime), hasProvider: typeof runtime.provider.getTracer === 'function' }));
     `;
-    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--require', './register.js', '-e', code], {
+    const out = execFileSync(process.execPath, [...TEST_NODE_FLAGS, '--allow-natives-syntax', '--require', './register.js', '-e', code], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, OTEL_TRACES_EXPORTER: 'none' },
       encoding: 'utf8',
