@@ -24,7 +24,7 @@
  *          [--cache-sim]   also simulate the caches and branch predictor (valgrind --cache-sim --branch-sim):
  *   L1 instruction and data misses, last-level misses and mispredicted branches a request, besides instructions.
  *   Instructions alone undercount what an agent costs: what it runs also evicts the application's code and data
- *   from the caches and its branches from the predictor (see README, "The budget, line by line").
+ *   from the caches and its branches from the predictor (see docs/performance-notes.md, "Where the time goes").
  */
 const { execFileSync } = require('node:child_process');
 const { appEnv } = require('./lib/app-under-load');
