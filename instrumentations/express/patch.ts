@@ -25,14 +25,15 @@ import { enterLayer, errorReached, layerReturnedAfterResponse, LayerSpan, nextAf
 
 type AnyFunction = (...args: any[]) => any;
 
-interface PatchedLayerPrototype {
-  names: [string, string];
-  /** The router whose layer showed us the prototype: unpatch undoes it with that router's express. */
-  router: object;
-}
+/** Layer prototypes we patched (one per copy of express), with the names of the two methods wrapped on each. */
+const patchedLayerPrototypes = new WeakMap<object, [string, string]>();
 
-/** Layer prototypes we patched (one per copy of express in the process). */
-const patchedLayerPrototypes = new Map<object, PatchedLayerPrototype>();
+/**
+ * The layer prototypes patched through the routers of each router prototype, for unpatch (which has express's
+ * router prototype in hand). Weak both ways: a copy of express that is gone, as every Jest test file's is when
+ * the file ends (src/instrumentation/jest-runtime.ts), must not be kept alive here.
+ */
+const layerPrototypesByRouterPrototype = new WeakMap<object, object[]>();
 
 /** Patches the prototype of `layer`, once: layers are made by a constructor express does not export. */
 function patchLayerPrototype(layer: unknown, router: object): void {
@@ -41,7 +42,13 @@ function patchLayerPrototype(layer: unknown, router: object): void {
   if (proto === null || patchedLayerPrototypes.has(proto)) return;
   const names: [string, string] =
     typeof proto.handleRequest === 'function' ? ['handleRequest', 'handleError'] : ['handle_request', 'handle_error'];
-  patchedLayerPrototypes.set(proto, { names, router });
+  patchedLayerPrototypes.set(proto, names);
+  // Under each prototype of the router's chain: express's own (a subclass's too), never the realm's Object or Function.
+  for (let p = Object.getPrototypeOf(router); p !== null && p !== Object.prototype && p !== Function.prototype; p = Object.getPrototypeOf(p)) {
+    let list = layerPrototypesByRouterPrototype.get(p);
+    if (list === undefined) layerPrototypesByRouterPrototype.set(p, (list = []));
+    list.push(proto);
+  }
   wrapMethod(proto, names[0], makeHandleRequest);
   wrapMethod(proto, names[1], makeHandleError);
 }
@@ -220,11 +227,16 @@ export const expressPatcher: Patcher = {
       if (responseHadOwnEnd.get(response) === false) delete response.end;
       responseHadOwnEnd.delete(response);
     }
-    for (const [proto, patched] of patchedLayerPrototypes) {
-      if (routerProto == null || !routerProto.isPrototypeOf(patched.router)) continue;
-      unwrapMethod(proto, patched.names[0]);
-      unwrapMethod(proto, patched.names[1]);
-      patchedLayerPrototypes.delete(proto);
+    const layerPrototypes = routerProto != null ? layerPrototypesByRouterPrototype.get(routerProto) : undefined;
+    if (layerPrototypes !== undefined) {
+      for (const proto of layerPrototypes) {
+        const names = patchedLayerPrototypes.get(proto);
+        if (names === undefined) continue;
+        unwrapMethod(proto, names[0]);
+        unwrapMethod(proto, names[1]);
+        patchedLayerPrototypes.delete(proto);
+      }
+      layerPrototypesByRouterPrototype.delete(routerProto);
     }
   },
 };

@@ -35,6 +35,7 @@ import * as runtime from '../../src/instrumentation/runtime';
 import { getConfig, reportInstrumentationError, tracerGetter } from '../../src/instrumentation/runtime';
 import type { ModuleInfo, Patcher } from '../../src/instrumentation/types';
 import { unwrapMethod, wrapMethod } from '../../src/instrumentation/wrap';
+import { isError } from '../../src/instrumentation/cross-realm';
 import {
   BatchDescription,
   commandName,
@@ -54,8 +55,13 @@ const seen = new WeakSet<object>();
 const tracedPipelines = new WeakSet<object>();
 /** A client's open connect span, as the context its own handshake commands are children of. */
 const connecting = new WeakMap<object, Context>();
-/** ioredis's marker of an auto-pipeline (its `kExec` symbol), found at patch time. */
-let autoPipelineMarker: symbol | undefined;
+/**
+ * ioredis's marker of an auto-pipeline (the `kExec` symbol of built/autoPipelining.js), by Pipeline prototype, one
+ * per copy of ioredis: read at patch time from the copy Node's require loaded, else learned from the first
+ * pipeline that carries it (a copy loaded by Jest, whose files the agent cannot require: requiring them would
+ * load another copy, with a symbol of its own).
+ */
+const autoPipelineMarkers = new WeakMap<object, symbol>();
 
 /**
  * Ends a span, reporting (once) what our span code throws: it must not reach the library's promise, which would
@@ -114,7 +120,7 @@ function pipelineError(results: unknown): unknown {
   for (let i = 0; i < results.length; i++) {
     const pair = results[i];
     if (!Array.isArray(pair)) continue;
-    if (pair[0] instanceof Error) return pair[0];
+    if (isError(pair[0])) return pair[0];
     const inner = firstErrorIn(pair[1]);
     if (inner !== undefined) return inner;
   }
@@ -154,7 +160,18 @@ function makeSendCommand(original: (...args: any[]) => any) {
 // Pipelines and MULTI
 
 function isAutoPipeline(pipeline: any): boolean {
-  return autoPipelineMarker !== undefined && pipeline[autoPipelineMarker] !== undefined;
+  const proto = Object.getPrototypeOf(pipeline);
+  const marker = autoPipelineMarkers.get(proto);
+  if (marker !== undefined) return pipeline[marker] !== undefined;
+  // An auto-pipeline has the marker from its creation (ioredis sets it to false before queueing anything).
+  const symbols = Object.getOwnPropertySymbols(pipeline);
+  for (let i = 0; i < symbols.length; i++) {
+    if (symbols[i].description === 'exec') {
+      autoPipelineMarkers.set(proto, symbols[i]);
+      return true;
+    }
+  }
+  return false;
 }
 
 /** `Pipeline#sendCommand(command)` queues a command: for an auto-pipeline, that is where its caller is. */
@@ -271,17 +288,20 @@ export const ioredisPatcher: Patcher = {
   patch(Redis: any, info: ModuleInfo) {
     const proto = Redis?.prototype;
     if (proto === undefined) return;
-    if (info.basedir !== undefined && autoPipelineMarker === undefined) {
+    const pipelineProto = Redis.Pipeline?.prototype;
+    if (info.basedir !== undefined && pipelineProto != null && !autoPipelineMarkers.has(pipelineProto)) {
       try {
-        const marker = require(path.join(info.basedir, 'built', 'autoPipelining.js')).kExec;
-        if (typeof marker === 'symbol') autoPipelineMarker = marker;
+        // Only from the copy Node's require loaded (its main file is in require.cache with these exports).
+        if (require.cache[require.resolve(info.basedir)]?.exports === Redis) {
+          const marker = require(path.join(info.basedir, 'built', 'autoPipelining.js')).kExec;
+          if (typeof marker === 'symbol') autoPipelineMarkers.set(pipelineProto, marker);
+        }
       } catch {
-        // Without the marker auto-pipelines are traced as pipelines.
+        // Learned from the first auto-pipeline instead (isAutoPipeline).
       }
     }
     wrapMethod(proto, 'sendCommand', makeSendCommand);
     wrapMethod(proto, 'connect', makeConnect);
-    const pipelineProto = Redis.Pipeline?.prototype;
     wrapMethod(pipelineProto, 'exec', makePipelineExec);
     wrapMethod(pipelineProto, 'sendCommand', makePipelineSendCommand);
   },

@@ -15,6 +15,7 @@
  * Everything here is written for the per-command hot path: no intermediate arrays, strings built by
  * concatenation, Buffers never decoded except a bounded slice of a key (or, in `full` mode, of each argument).
  */
+import { isError, isUint8Array } from '../../src/instrumentation/cross-realm';
 const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 export type QueryTextMode = 'sanitized' | 'full' | 'none';
@@ -103,7 +104,7 @@ export function commandName(name: unknown): string {
 }
 
 function isBytes(value: unknown): value is Uint8Array {
-  return value instanceof Uint8Array;
+  return isUint8Array(value);
 }
 
 /** A Buffer's first `limit` bytes as UTF-8, with `…` when it was longer. */
@@ -358,9 +359,9 @@ export function firstErrorIn(replies: unknown): unknown {
   if (!Array.isArray(replies)) return undefined;
   for (let i = 0; i < replies.length; i++) {
     const r = replies[i];
-    if (r instanceof Error) return r;
+    if (isError(r)) return r;
     if (Array.isArray(r)) {
-      for (let j = 0; j < r.length; j++) if (r[j] instanceof Error) return r[j];
+      for (let j = 0; j < r.length; j++) if (isError(r[j])) return r[j];
     }
   }
   return undefined;

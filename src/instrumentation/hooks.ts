@@ -32,6 +32,25 @@ interface Applied {
 
 const BUILTINS = new Set(['http', 'https', 'http2', 'net', 'dns', 'fs', 'child_process']);
 
+/** Jest's module system, hooked so that the modules Jest loads for a test file are instrumented (jest-runtime.ts). */
+const JEST_RUNTIME = 'jest-runtime';
+const NODE_MODULES = `${path.sep}node_modules${path.sep}`;
+
+/** The main file of a package directory, as Node resolves it (package.json `main`, else index.js); cached. */
+const mainFiles = new Map<string, string | undefined>();
+function mainFileOf(basedir: string): string | undefined {
+  let main = mainFiles.get(basedir);
+  if (main === undefined && !mainFiles.has(basedir)) {
+    try {
+      main = require.resolve(basedir);
+    } catch {
+      main = undefined;
+    }
+    mainFiles.set(basedir, main);
+  }
+  return main;
+}
+
 function stripNodePrefix(name: string): string {
   return name.startsWith('node:') ? name.slice(5) : name;
 }
@@ -97,6 +116,11 @@ export class InstrumentationHooks {
   private _ritm: { unhook(): void } | undefined;
   private _iitm: { unhook(): void } | undefined;
   private _stops: Array<() => void> = [];
+  /** Packages with an instrumentation (not built-ins): the only ones a module loaded by Jest is looked up for. */
+  private readonly _packages = new Set<string>();
+  /** What was wrapped in jest-runtime, for disable(). */
+  private readonly _sandboxWraps: Array<[target: object, name: string]> = [];
+  private _enabled = false;
 
   constructor(readonly definitions: readonly InstrumentationDefinition[]) {
     for (const definition of definitions) {
@@ -107,6 +131,7 @@ export class InstrumentationHooks {
         let list = this._byName.get(key);
         if (list === undefined) this._byName.set(key, (list = []));
         list.push({ definition, module, hookName, patched: new WeakSet() });
+        if (!BUILTINS.has(module.name)) this._packages.add(module.name);
       }
     }
   }
@@ -120,6 +145,7 @@ export class InstrumentationHooks {
         if (BUILTINS.has(e.hookName)) names.add('node:' + e.hookName);
       }
     }
+    if (this._packages.size > 0) names.add(JEST_RUNTIME);
     return [...names];
   }
 
@@ -137,6 +163,7 @@ export class InstrumentationHooks {
   }
 
   enable(options: HookOptions): void {
+    this._enabled = true;
     this._warnAlreadyLoaded();
     for (const definition of this.definitions) {
       if (definition.start === undefined) continue;
@@ -240,6 +267,7 @@ export class InstrumentationHooks {
 
   /** Removes the hooks and undoes every patch. */
   disable(): void {
+    this._enabled = false;
     this._undoGate?.();
     this._undoGate = undefined;
     try {
@@ -256,6 +284,10 @@ export class InstrumentationHooks {
         diag.debug('stopping an instrumentation failed', err);
       }
     }
+    if (this._sandboxWraps.length > 0) {
+      const { unwrapMethod } = require('./wrap') as typeof import('./wrap');
+      for (const [target, name] of this._sandboxWraps.splice(0).reverse()) unwrapMethod(target, name);
+    }
     for (const applied of this._applied.splice(0).reverse()) {
       try {
         applied.entry.patcher?.unpatch(applied.target, applied.info);
@@ -266,17 +298,59 @@ export class InstrumentationHooks {
     }
   }
 
-  /** The require hook. Returns the exports it was given, patched in place where an instrumentation applies. */
-  onModuleLoaded(exports: any, name: string, basedir: string | undefined, format: 'commonjs' | 'module'): any {
+  /**
+   * The require hook. Returns the exports it was given, patched in place where an instrumentation applies.
+   * `track`: remember the patch for disable(); not for the modules of a Jest test file, which die with its
+   * module registry and would otherwise be kept alive here for the whole run.
+   */
+  onModuleLoaded(exports: any, name: string, basedir: string | undefined, format: 'commonjs' | 'module', track = true): any {
     try {
-      const entries = this._byName.get(normaliseHookName(name));
+      const key = normaliseHookName(name);
+      if (key === JEST_RUNTIME) {
+        this._hookJestRuntime(exports);
+        return exports;
+      }
+      const entries = this._byName.get(key);
       if (entries === undefined || !isObjectLike(exports)) return exports;
-      for (const entry of entries) this._apply(entry, exports, name, basedir, format);
+      for (const entry of entries) this._apply(entry, exports, name, basedir, format, track);
     } catch (err) {
       diag.error(`instrumenting ${name} failed; it is left as it was`, err);
     }
     return exports;
   }
+
+  private _hookJestRuntime(exports: unknown): void {
+    const { hookJestRuntime } = require('./jest-runtime') as typeof import('./jest-runtime');
+    const { recordingWraps } = require('./wrap') as typeof import('./wrap');
+    const hooked = recordingWraps(this._sandboxWraps, () => hookJestRuntime(exports, this._onJestModuleLoaded));
+    if (hooked) diag.debug('instrumenting the modules Jest loads for its test files');
+    else diag.debug('jest-runtime has no module loader we know; modules Jest loads are not instrumented');
+  }
+
+  /**
+   * A module file Jest loaded: named as require-in-the-middle would name it (the package for its main file,
+   * `package/path/in/it` for another file) and handed to the instrumentations. Cheap for the thousands of files
+   * that concern none: one search for node_modules in the path and a set lookup.
+   */
+  private readonly _onJestModuleLoaded = (exports: unknown, filename: string): unknown => {
+    try {
+      if (!this._enabled) return exports;
+      const at = filename.lastIndexOf(NODE_MODULES);
+      if (at === -1) return exports;
+      const start = at + NODE_MODULES.length;
+      let end = filename.indexOf(path.sep, start);
+      if (end !== -1 && charCodeAt.call(filename, start) === 64 /* @ */) end = filename.indexOf(path.sep, end + 1);
+      if (end === -1) return exports;
+      const pkg = filename.slice(start, end).split(path.sep).join('/');
+      if (!this._packages.has(pkg)) return exports;
+      const basedir = filename.slice(0, end);
+      const name = filename === mainFileOf(basedir) ? pkg : pkg + '/' + filename.slice(end + 1).split(path.sep).join('/');
+      return this.onModuleLoaded(exports, name, basedir, 'commonjs', false);
+    } catch (err) {
+      diag.error(`instrumenting ${filename} (loaded by Jest) failed; it is left as it was`, err);
+      return exports;
+    }
+  };
 
   /**
    * The import hook. For a CommonJS module or a Node.js built-in the namespace's `default` is the real exports
@@ -305,7 +379,7 @@ export class InstrumentationHooks {
     }
   }
 
-  private _apply(entry: Entry, target: any, name: string, basedir: string | undefined, format: 'commonjs' | 'module'): void {
+  private _apply(entry: Entry, target: any, name: string, basedir: string | undefined, format: 'commonjs' | 'module', track = true): void {
     if (entry.patched.has(target)) return;
     const isBuiltin = basedir === undefined;
     const version = isBuiltin ? process.versions.node : packageVersion(basedir);
@@ -330,7 +404,7 @@ export class InstrumentationHooks {
       entry.patched.add(target);
       const loaded = patcher;
       recordingWraps(wraps, () => loaded.patch(target, info));
-      this._applied.push({ entry, target, info });
+      if (track) this._applied.push({ entry, target, info });
       diag.debug(`instrumented ${label} (${entry.definition.name}, ${format === 'commonjs' ? 'require' : 'import'})`);
     } catch (err) {
       diag.error(`instrumenting ${label} failed; it is left as it was`, err);

@@ -4,9 +4,17 @@
  * else is invalid and dropped. Arrays and maps are copied, so the application changing them later does not
  * change the span.
  */
+import { types } from 'node:util';
 import type { AttributeValue, Attributes } from '../api/types';
 
 const MAX_DEPTH = 8;
+
+/** An object literal (or Object.create(null)) of this realm or another: its prototype is a realm's Object.prototype. */
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) return true;
+  return Object.getPrototypeOf(proto) === null && typeof proto.constructor === 'function' && proto.constructor.name === 'Object';
+}
 
 function truncate(s: string, limit: number): string {
   return s.length > limit ? s.slice(0, limit) : s;
@@ -49,9 +57,9 @@ export function sanitizeValue(value: unknown, limit: number, depth = 0): Attribu
     case 'object': {
       if (value === null || depth > MAX_DEPTH) return undefined;
       if (Array.isArray(value)) return sanitizeArray(value, limit, depth) as AttributeValue | undefined;
-      if (value instanceof Uint8Array) return Uint8Array.prototype.slice.call(value) as unknown as AttributeValue;
-      const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) return undefined;
+      // Checked so that values made in another realm (a Jest test's vm context) pass too.
+      if (types.isUint8Array(value)) return Uint8Array.prototype.slice.call(value) as unknown as AttributeValue;
+      if (!isPlainObject(value)) return undefined;
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(value)) {
         const v = sanitizeValue((value as Record<string, unknown>)[key], limit, depth + 1);

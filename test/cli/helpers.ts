@@ -65,6 +65,8 @@ export interface DecodedSpan {
   kind: number;
   attributes: Record<string, any>;
   status: { code?: number; message?: string };
+  /** The instrumentation scope's name (`zerotel/instrumentations/pg`…). */
+  scope: string;
   file: string;
 }
 
@@ -95,7 +97,7 @@ export function readTraceFile(file: string, onLine: () => void = () => {}): Deco
     if (line === '') continue;
     onLine();
     const decoded = decodeTraceLine(line);
-    for (const { resource, span } of flattenSpans(decoded)) {
+    for (const { resource, scope, span } of flattenSpans(decoded)) {
       const attributes: Record<string, any> = {};
       for (const kv of span.attributes ?? []) attributes[kv.key] = anyValue(kv.value);
       const serviceKv = (resource?.attributes ?? []).find((kv: any) => kv.key === 'service.name');
@@ -108,6 +110,7 @@ export function readTraceFile(file: string, onLine: () => void = () => {}): Deco
         kind: span.kind,
         attributes,
         status: span.status ?? {},
+        scope: scope?.name,
         file,
       });
     }
