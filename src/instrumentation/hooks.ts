@@ -2,7 +2,8 @@
  * Module-load hooks: require-in-the-middle for CommonJS, import-in-the-middle for ES modules (its loader hook is
  * registered by the agent when the application uses ESM). Both lead to `onModuleLoaded`, which finds the
  * instrumentations declared for the module, checks the version, loads the patch code and applies it once per
- * exports object — so a module reached by both `require` and `import` is patched once.
+ * exports object — so a module reached by both `require` and `import` is patched once. Jest's own module system,
+ * which Node's hooks never see, is reached through a hook on jest-runtime (jest-runtime.ts).
  *
  * Every hook is wrapped in try/catch and returns the original exports: a failing instrumentation leaves its
  * module as it was and the application goes on.
