@@ -55,7 +55,7 @@ export class Agent {
 
     this.hooks = new InstrumentationHooks([...selectInstrumentations(config), apiBridgeDefinition]);
     this.esm = applicationUsesEsm(config.nodeOptions, config.esmHook);
-    if (this.esm && !registerEsmLoader(this.hooks.esmIncludeNames)) this.esm = false;
+    if (this.esm && !registerEsmLoader(this.hooks.esmInclude)) this.esm = false;
     this.hooks.enable({ esm: this.esm });
     this.lifecycle = new ProcessLifecycle(this);
     this.lifecycle.install();

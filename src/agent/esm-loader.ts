@@ -78,7 +78,7 @@ export function applicationUsesEsm(nodeOptions: string | undefined, setting: boo
  * knows the versions), the hook runs in the application's own thread: no loader thread, ~15 MB less resident
  * memory and no message round trip per imported module. Elsewhere (all of Node.js 20) it is `module.register`.
  */
-export function registerEsmLoader(include: string[]): boolean {
+export function registerEsmLoader(include: Array<string | RegExp>): boolean {
   try {
     const mod = require('node:module') as typeof import('node:module') & { registerHooks?: unknown };
     if (typeof mod.registerHooks === 'function' && registerInThread(include)) return true;
@@ -96,14 +96,14 @@ export function registerEsmLoader(include: string[]): boolean {
 }
 
 /** The in-thread hook, where this Node.js runs it correctly; false means "use the loader thread instead". */
-function registerInThread(include: string[]): boolean {
+function registerInThread(include: Array<string | RegExp>): boolean {
   try {
     // ES modules, loaded with require(): every Node.js that has module.registerHooks can do that. The version
     // check is a module of its own with no imports; the hook's module graph (a parser among it) is loaded only
     // where it will be used.
     const { supportsSyncHooks } = require('import-in-the-middle/supports-sync-hooks.mjs') as { supportsSyncHooks(): boolean };
     if (!supportsSyncHooks()) return false;
-    const hooks = require('import-in-the-middle/register-hooks.mjs') as { register(options: { include: string[] }): void };
+    const hooks = require('import-in-the-middle/register-hooks.mjs') as { register(options: { include: Array<string | RegExp> }): void };
     hooks.register({ include });
     diag.debug('ES module hook: in-thread (module.registerHooks)');
     return true;

@@ -37,6 +37,53 @@ const BUILTINS = new Set(['http', 'https', 'http2', 'net', 'dns', 'fs', 'child_p
 const JEST_RUNTIME = 'jest-runtime';
 const NODE_MODULES = `${path.sep}node_modules${path.sep}`;
 
+/** A file inside an installed package: the package's name, its directory, and the file's path inside it. */
+interface PackageFile {
+  pkg: string;
+  basedir: string;
+  inner: string;
+}
+
+/** Which package a file belongs to, from the last node_modules directory in its path (pnpm's layout too). */
+function packageFileOf(filename: string): PackageFile | undefined {
+  const at = filename.lastIndexOf(NODE_MODULES);
+  if (at === -1) return undefined;
+  const start = at + NODE_MODULES.length;
+  let end = filename.indexOf(path.sep, start);
+  if (end !== -1 && charCodeAt.call(filename, start) === 64 /* @ */) end = filename.indexOf(path.sep, end + 1);
+  if (end === -1) return undefined;
+  return {
+    pkg: filename.slice(start, end).split(path.sep).join('/'),
+    basedir: filename.slice(0, end),
+    inner: filename.slice(end + 1).split(path.sep).join('/'),
+  };
+}
+
+/**
+ * The ES module entry of a package directory: its package.json `exports` for `.`, read with the conditions an
+ * import in Node.js uses (`import`, `node`, `default`), or undefined when it has none; cached.
+ */
+const esmEntries = new Map<string, string | undefined>();
+function esmEntryOf(basedir: string): string | undefined {
+  if (esmEntries.has(basedir)) return esmEntries.get(basedir);
+  let entry: string | undefined;
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(basedir, 'package.json'), 'utf8'));
+    let target: unknown = pkg.exports;
+    if (target !== null && typeof target === 'object' && !Array.isArray(target) && '.' in (target as object)) target = (target as any)['.'];
+    for (let depth = 0; depth < 8 && target !== null && typeof target === 'object' && !Array.isArray(target); depth++) {
+      const conditions = target as Record<string, unknown>;
+      const key = ['import', 'node', 'default'].find((k) => k in conditions);
+      target = key === undefined ? undefined : conditions[key];
+    }
+    if (typeof target === 'string') entry = path.join(basedir, target);
+  } catch {
+    entry = undefined;
+  }
+  esmEntries.set(basedir, entry);
+  return entry;
+}
+
 /** The main file of a package directory, as Node resolves it (package.json `main`, else index.js); cached. */
 const mainFiles = new Map<string, string | undefined>();
 function mainFileOf(basedir: string): string | undefined {
@@ -150,7 +197,23 @@ export class InstrumentationHooks {
     return [...names];
   }
 
-  /** Package names for the ESM loader's include list (import-in-the-middle matches on specifiers). */
+  /**
+   * The ESM loader's include list: the package names (import-in-the-middle matches bare specifiers), and a pattern
+   * for the files an instrumented package's entry can be (an `index` file at its top or one directory down), for
+   * imports by path: vitest, for one, resolves a test's dependencies itself and imports the file
+   * (`import('/app/node_modules/pg/esm/index.mjs')`), which no bare name matches. Which of the files that pattern
+   * lets through really is the entry, `_onEsmFileLoaded` decides.
+   */
+  get esmInclude(): Array<string | RegExp> {
+    const include: Array<string | RegExp> = this.esmIncludeNames;
+    if (this._packages.size > 0) {
+      const names = [...this._packages].map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+      include.push(new RegExp(`/node_modules/(?:${names.join('|')})/(?:[^/]+/)?index\\.[cm]?js$`));
+    }
+    return include;
+  }
+
+  /** Package names for the import hook (import-in-the-middle matches on specifiers). */
   get esmIncludeNames(): string[] {
     const names = new Set<string>();
     for (const entries of this._byName.values()) {
@@ -182,6 +245,10 @@ export class InstrumentationHooks {
         this._iitm = new HookClass(this.esmIncludeNames, {}, (exported: any, name: string, basedir: string | void) =>
           this.onModuleImported(exported, name, basedir === undefined ? undefined : (basedir as string)),
         );
+        if (typeof (IITM as any).addHook === 'function') {
+          (IITM as any).addHook(this._onEsmFileLoaded);
+          this._removeEsmFileHook = () => (IITM as any).removeHook?.(this._onEsmFileLoaded);
+        }
       } catch (err) {
         diag.error('could not install the import hook; ES modules will not be instrumented', err);
       }
@@ -255,6 +322,25 @@ export class InstrumentationHooks {
   }
 
   private _undoGate: (() => void) | undefined;
+  private _removeEsmFileHook: (() => void) | undefined;
+
+  /**
+   * Every module the ESM loader wrapped, by URL: an instrumented package's entry imported by its file path (see
+   * esmInclude) is instrumented as `import 'pkg'` would be. Imports by name come here too and are patched once.
+   */
+  private readonly _onEsmFileLoaded = (loadUrl: unknown, namespace: any): void => {
+    try {
+      if (!this._enabled || typeof loadUrl !== 'string' || !loadUrl.startsWith('file:') || !loadUrl.includes('/node_modules/')) return;
+      const { fileURLToPath } = require('node:url') as typeof import('node:url');
+      const filename = fileURLToPath(loadUrl);
+      const file = packageFileOf(filename);
+      if (file === undefined || !this._packages.has(file.pkg)) return;
+      if (filename !== mainFileOf(file.basedir) && filename !== esmEntryOf(file.basedir)) return;
+      this.onModuleImported(namespace, file.pkg, file.basedir);
+    } catch (err) {
+      diag.error(`instrumenting ${String(loadUrl)} (ESM) failed; it is left as it was`, err);
+    }
+  };
 
   private _installRequireHook(names: string[]): void {
     try {
@@ -277,6 +363,8 @@ export class InstrumentationHooks {
     } catch (err) {
       diag.debug('unhooking failed', err);
     }
+    this._removeEsmFileHook?.();
+    this._removeEsmFileHook = undefined;
     this._ritm = this._iitm = undefined;
     for (const stop of this._stops.splice(0)) {
       try {
@@ -336,17 +424,10 @@ export class InstrumentationHooks {
   private readonly _onJestModuleLoaded = (exports: unknown, filename: string): unknown => {
     try {
       if (!this._enabled) return exports;
-      const at = filename.lastIndexOf(NODE_MODULES);
-      if (at === -1) return exports;
-      const start = at + NODE_MODULES.length;
-      let end = filename.indexOf(path.sep, start);
-      if (end !== -1 && charCodeAt.call(filename, start) === 64 /* @ */) end = filename.indexOf(path.sep, end + 1);
-      if (end === -1) return exports;
-      const pkg = filename.slice(start, end).split(path.sep).join('/');
-      if (!this._packages.has(pkg)) return exports;
-      const basedir = filename.slice(0, end);
-      const name = filename === mainFileOf(basedir) ? pkg : pkg + '/' + filename.slice(end + 1).split(path.sep).join('/');
-      return this.onModuleLoaded(exports, name, basedir, 'commonjs', false);
+      const file = packageFileOf(filename);
+      if (file === undefined || !this._packages.has(file.pkg)) return exports;
+      const name = filename === mainFileOf(file.basedir) ? file.pkg : file.pkg + '/' + file.inner;
+      return this.onModuleLoaded(exports, name, file.basedir, 'commonjs', false);
     } catch (err) {
       diag.error(`instrumenting ${filename} (loaded by Jest) failed; it is left as it was`, err);
       return exports;

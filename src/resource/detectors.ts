@@ -86,6 +86,19 @@ export function findApplicationPackage(start: string | undefined): { name?: stri
   return undefined;
 }
 
+/**
+ * Where to look for the application's package.json: from the main script, unless that script is a tool's,
+ * inside a node_modules directory (`jest`, `vitest`, `mocha`, `ts-node`, pm2's process container, npm's own
+ * scripts): then the application is the project the tool was started in, and the search starts in the working
+ * directory (it once named every span of a test run `jest` or `vitest`).
+ */
+export function applicationPackageStart(mainScript: string | undefined, cwd: string): string | undefined {
+  if (mainScript === undefined || mainScript === '') return undefined;
+  const resolved = path.resolve(cwd, mainScript);
+  if (!resolved.includes(`${path.sep}node_modules${path.sep}`)) return resolved;
+  return path.join(cwd, 'package.json');
+}
+
 export function detectResourceAttributes(config: AgentConfig): Attributes {
   const detectors = config.resourceDetectors;
   const out: Attributes = {
@@ -106,7 +119,7 @@ export function detectResourceAttributes(config: AgentConfig): Attributes {
   run('os', () => detectOs(out));
   run('process', () => detectProcess(out, config.resourceProcessCommandArgs));
   run('package', () => {
-    const pkg = findApplicationPackage(process.argv[1]);
+    const pkg = findApplicationPackage(applicationPackageStart(process.argv[1], process.cwd()));
     if (pkg?.name !== undefined) out['service.name'] = pkg.name;
     if (pkg?.version !== undefined) out['service.version'] = pkg.version;
   });

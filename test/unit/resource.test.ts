@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '../../src/config';
-import { detectResourceAttributes, findApplicationPackage } from '../../src/resource/detectors';
+import { applicationPackageStart, detectResourceAttributes, findApplicationPackage } from '../../src/resource/detectors';
 import { Resource } from '../../src/resource/resource';
 import { agentVersion } from '../../src/version';
 
@@ -41,6 +41,21 @@ describe('resource', () => {
     expect(attrs['k']).toBe('a,b=c');
     expect(attrs['deployment.environment.name']).toBe('test');
     expect(detect({ OTEL_NODE_RESOURCE_DETECTORS: 'none', OTEL_RESOURCE_ATTRIBUTES: 'k=v' })['k']).toBeUndefined();
+  });
+
+  it('looks from the working directory when the main script is a tool\'s, inside node_modules (jest, vitest, pm2)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerotel-tool-'));
+    fs.mkdirSync(path.join(dir, 'node_modules', 'jest', 'bin'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'orders-service', version: '1.0.0' }));
+    fs.writeFileSync(path.join(dir, 'node_modules', 'jest', 'package.json'), JSON.stringify({ name: 'jest', version: '30.0.0' }));
+    const tool = path.join(dir, 'node_modules', 'jest', 'bin', 'jest.js');
+    expect(findApplicationPackage(tool)).toEqual({ name: 'jest', version: '30.0.0' });
+    expect(findApplicationPackage(applicationPackageStart(tool, dir))).toEqual({ name: 'orders-service', version: '1.0.0' });
+    expect(findApplicationPackage(applicationPackageStart('node_modules/jest/bin/jest.js', dir))?.name).toBe('orders-service');
+    // An application's own script is still the place to start.
+    expect(applicationPackageStart(path.join(dir, 'src', 'main.js'), '/elsewhere')).toBe(path.join(dir, 'src', 'main.js'));
+    expect(applicationPackageStart(undefined, dir)).toBeUndefined();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('finds the application package.json upwards from the main script', () => {
