@@ -60,9 +60,11 @@ function packageFileOf(filename: string): PackageFile | undefined {
 }
 
 /**
- * The ES module entry of a package directory: its package.json `exports` for `.`, read with the conditions an
- * import in Node.js uses (`import`, `node`, `default`), or undefined when it has none; cached.
+ * The ES module entry of a package directory: its package.json `exports` for `.`, read as Node.js reads it for an
+ * import (the first key, in the object's order, that is one of the conditions an import has), or undefined when
+ * it has none; cached.
  */
+const IMPORT_CONDITIONS = new Set(['node', 'import', 'module-sync', 'default']);
 const esmEntries = new Map<string, string | undefined>();
 function esmEntryOf(basedir: string): string | undefined {
   if (esmEntries.has(basedir)) return esmEntries.get(basedir);
@@ -73,7 +75,7 @@ function esmEntryOf(basedir: string): string | undefined {
     if (target !== null && typeof target === 'object' && !Array.isArray(target) && '.' in (target as object)) target = (target as any)['.'];
     for (let depth = 0; depth < 8 && target !== null && typeof target === 'object' && !Array.isArray(target); depth++) {
       const conditions = target as Record<string, unknown>;
-      const key = ['import', 'node', 'default'].find((k) => k in conditions);
+      const key = Object.keys(conditions).find((k) => IMPORT_CONDITIONS.has(k));
       target = key === undefined ? undefined : conditions[key];
     }
     if (typeof target === 'string') entry = path.join(basedir, target);
@@ -164,7 +166,10 @@ export class InstrumentationHooks {
   private _ritm: { unhook(): void } | undefined;
   private _iitm: { unhook(): void } | undefined;
   private _stops: Array<() => void> = [];
-  /** Packages with an instrumentation (not built-ins): the only ones a module loaded by Jest is looked up for. */
+  /**
+   * Packages with an instrumentation (not built-ins): the only ones a module loaded by Jest, or imported by its
+   * file path, is looked up for.
+   */
   private readonly _packages = new Set<string>();
   /** What was wrapped in jest-runtime, for disable(). */
   private readonly _sandboxWraps: Array<[target: object, name: string]> = [];
