@@ -65,25 +65,15 @@ function packageFileOf(filename: string): PackageFile | undefined {
  * it has none; cached.
  */
 const IMPORT_CONDITIONS = new Set(['node', 'import', 'module-sync', 'default']);
-const esmEntries = new Map<string, string | undefined>();
 function esmEntryOf(basedir: string): string | undefined {
-  if (esmEntries.has(basedir)) return esmEntries.get(basedir);
-  let entry: string | undefined;
-  try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(basedir, 'package.json'), 'utf8'));
-    let target: unknown = pkg.exports;
-    if (target !== null && typeof target === 'object' && !Array.isArray(target) && '.' in (target as object)) target = (target as any)['.'];
-    for (let depth = 0; depth < 8 && target !== null && typeof target === 'object' && !Array.isArray(target); depth++) {
-      const conditions = target as Record<string, unknown>;
-      const key = Object.keys(conditions).find((k) => IMPORT_CONDITIONS.has(k));
-      target = key === undefined ? undefined : conditions[key];
-    }
-    if (typeof target === 'string') entry = path.join(basedir, target);
-  } catch {
-    entry = undefined;
+  let target: unknown = packageJsonOf(basedir)?.exports;
+  if (target !== null && typeof target === 'object' && !Array.isArray(target) && '.' in (target as object)) target = (target as any)['.'];
+  for (let depth = 0; depth < 8 && target !== null && typeof target === 'object' && !Array.isArray(target); depth++) {
+    const conditions = target as Record<string, unknown>;
+    const key = Object.keys(conditions).find((k) => IMPORT_CONDITIONS.has(k));
+    target = key === undefined ? undefined : conditions[key];
   }
-  esmEntries.set(basedir, entry);
-  return entry;
+  return typeof target === 'string' ? path.join(basedir, target) : undefined;
 }
 
 /** The main file of a package directory, as Node resolves it (package.json `main`, else index.js); cached. */
@@ -115,19 +105,23 @@ function normaliseHookName(name: string): string {
   return n;
 }
 
-const versionCache = new Map<string, string | undefined>();
+/** Each package directory's package.json, read once (undefined when it is absent or not JSON). */
+const packageJsons = new Map<string, any>();
+function packageJsonOf(basedir: string): any {
+  if (packageJsons.has(basedir)) return packageJsons.get(basedir);
+  let pkg: any;
+  try {
+    pkg = JSON.parse(fs.readFileSync(path.join(basedir, 'package.json'), 'utf8'));
+  } catch {
+    pkg = undefined;
+  }
+  packageJsons.set(basedir, pkg);
+  return pkg;
+}
 
 function packageVersion(basedir: string): string | undefined {
-  if (versionCache.has(basedir)) return versionCache.get(basedir);
-  let version: string | undefined;
-  try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(basedir, 'package.json'), 'utf8'));
-    if (typeof pkg.version === 'string') version = pkg.version;
-  } catch {
-    version = undefined;
-  }
-  versionCache.set(basedir, version);
-  return version;
+  const version = packageJsonOf(basedir)?.version;
+  return typeof version === 'string' ? version : undefined;
 }
 
 /** The package a require id names: `pg/lib/client` → `pg`, `@redis/client/dist` → `@redis/client`, `node:http` → `http`. */
