@@ -397,6 +397,8 @@ function preloadFindings(dir: string, app: AppInfo, config: AgentConfig, pkg: an
     findings.push({ level: 'note', message: `To trace the test suite (${JSON.stringify(testScript)}), run it as \`zerotel run npm test\`.` });
   }
 
+  testRunnerFindings(dir, typeof testScript === 'string' ? testScript : '', findings);
+
   if (app.entry === undefined) return;
   let source: string;
   try {
@@ -422,6 +424,39 @@ function preloadFindings(dir: string, app: AppInfo, config: AgentConfig, pkg: an
     });
   } else {
     findings.push({ level: 'note', message: `${app.entry} requires the agent before any instrumented module: that works, though --require is safer.` });
+  }
+}
+
+const VITEST_CONFIGS = ['vitest.config.ts', 'vitest.config.mts', 'vitest.config.js', 'vitest.config.mjs', 'vitest.config.cjs', 'vitest.config.cts'];
+const WORKER_THREAD_POOL = /\bpool\s*:\s*['"](threads|vmThreads)['"]/;
+
+/**
+ * What the test runner the test script names means for tracing its suite: vitest's thread pools run tests in
+ * worker threads, where the agent does not run; Jest's ES module mode links modules the agent cannot see.
+ */
+function testRunnerFindings(dir: string, testScript: string, findings: Finding[]): void {
+  let pool = /\bvitest\b[^;&|]*--pool[=\s]+(threads|vmThreads)\b/.exec(testScript)?.[1];
+  if (pool === undefined && /\bvitest\b/.test(testScript)) {
+    for (const name of VITEST_CONFIGS) {
+      try {
+        pool = WORKER_THREAD_POOL.exec(fs.readFileSync(path.join(dir, name), 'utf8'))?.[1];
+      } catch {
+        continue;
+      }
+      break;
+    }
+  }
+  if (pool !== undefined) {
+    findings.push({
+      level: 'note',
+      message: `vitest runs the tests in worker threads (pool ${pool}), where the agent does not run: their queries and requests are not traced. vitest's default pool, forks, is traced.`,
+    });
+  }
+  if (/\bjest\b/.test(testScript) && /--experimental-vm-modules\b/.test(testScript)) {
+    findings.push({
+      level: 'note',
+      message: 'Jest runs in its ES module mode (--experimental-vm-modules): the modules it links as ES modules are not instrumented; those it loads as CommonJS are.',
+    });
   }
 }
 

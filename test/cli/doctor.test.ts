@@ -138,6 +138,29 @@ describe('zerotel doctor on other apps', () => {
     expect(problems(diagnose(inCode, { NODE_OPTIONS: '--max-old-space-size=100' })).some((p) => p.startsWith('main.mjs imports the agent in code. In an ES module every static import is loaded before'))).toBe(true);
   });
 
+  it('says which test runner setups the agent cannot trace: vitest\'s thread pools, Jest\'s ES module mode', () => {
+    const threadsNote = /^vitest runs the tests in worker threads \(pool (threads|vmThreads)\), where the agent does not run/;
+    const byFlag = diagnose(app('vitest-flag', { 'package.json': { name: 'a', scripts: { test: 'vitest run --pool=threads' } } }), {});
+    expect(notes(byFlag).filter((n) => threadsNote.test(n))).toHaveLength(1);
+    const byConfig = diagnose(
+      app('vitest-config', {
+        'package.json': { name: 'b', scripts: { test: 'vitest run' } },
+        'vitest.config.ts': "export default { test: { pool: 'vmThreads' } };",
+      }),
+      {},
+    );
+    expect(notes(byConfig).find((n) => threadsNote.test(n))).toContain('(pool vmThreads)');
+    const forks = diagnose(
+      app('vitest-forks', { 'package.json': { name: 'c', scripts: { test: 'vitest run' } }, 'vitest.config.mjs': "export default { test: { pool: 'forks' } };" }),
+      {},
+    );
+    expect(notes(forks).filter((n) => threadsNote.test(n))).toEqual([]);
+    const jestEsm = diagnose(app('jest-esm', { 'package.json': { name: 'd', scripts: { test: 'NODE_OPTIONS=--experimental-vm-modules jest' } } }), {});
+    expect(notes(jestEsm).filter((n) => n.startsWith('Jest runs in its ES module mode'))).toHaveLength(1);
+    const jest = diagnose(app('jest-cjs', { 'package.json': { name: 'e', scripts: { test: 'jest --ci' } } }), {});
+    expect(notes(jest).filter((n) => n.startsWith('Jest runs in its ES module mode') || threadsNote.test(n))).toEqual([]);
+  });
+
   it('reads the script out of a node command line', () => {
     expect(entryOfCommand('node app.js')).toBe('app.js');
     expect(entryOfCommand('NODE_ENV=production node --require zerotel/register -r dotenv/config dist/server.js --port 3000')).toBe('dist/server.js');
