@@ -62,7 +62,7 @@ function packageFileOf(filename: string): PackageFile | undefined {
 /**
  * The ES module entry of a package directory: its package.json `exports` for `.`, read as Node.js reads it for an
  * import (the first key, in the object's order, that is one of the conditions an import has), or undefined when
- * it has none; cached.
+ * it has none. (Its package.json is read once: packageJsonOf.)
  */
 const IMPORT_CONDITIONS = new Set(['node', 'import', 'module-sync', 'default']);
 function esmEntryOf(basedir: string): string | undefined {
@@ -504,11 +504,8 @@ export class InstrumentationHooks {
     const cache = require.cache;
     const seen = new Set<string>();
     for (const file of Object.keys(cache)) {
-      const at = file.lastIndexOf(`${path.sep}node_modules${path.sep}`);
-      if (at === -1) continue;
-      const rest = file.slice(at + 14).split(path.sep);
-      const pkg = rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
-      if (seen.has(pkg) || !this._byName.has(pkg)) continue;
+      const pkg = packageFileOf(file)?.pkg;
+      if (pkg === undefined || seen.has(pkg) || !this._byName.has(pkg)) continue;
       seen.add(pkg);
       diag.warn(
         `${pkg} was loaded before zerotel, so it is not instrumented. Start the agent first: ` +

@@ -83,6 +83,25 @@ describe('the preload', () => {
     expect(receiver.requests).toHaveLength(0);
   });
 
+  it('warns, once per package and naming it, about an instrumented package loaded before the agent', async () => {
+    const late = path.join(os.tmpdir(), `zerotel-late-${process.pid}.js`);
+    fs.writeFileSync(
+      late,
+      `require(${JSON.stringify(require.resolve('pg'))});\nrequire(${JSON.stringify(require.resolve('pg'))});\n` +
+        `require(${JSON.stringify(require.resolve('express'))});\nrequire(${JSON.stringify(REGISTER)});\nconsole.log('ran');\n`,
+    );
+    try {
+      const r = await runApp(late, { nodeArgs: [], env: receiver.env() });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe('ran\n');
+      const warnings = r.stderr.split('\n').filter((line) => line.includes('was loaded before zerotel'));
+      expect(warnings.map((line) => line.split(' was loaded')[0].replace(/^zerotel warn: /, '')).sort()).toEqual(['express', 'pg', 'pg-pool']);
+      expect(warnings[0]).toContain('Start the agent first: node --require zerotel/register app.js');
+    } finally {
+      fs.rmSync(late, { force: true });
+    }
+  });
+
   it('loaded twice (two copies, or --require and --import): one agent, no double spans', async () => {
     const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'zerotel-copy-'));
     fs.cpSync(path.join(ROOT, 'dist'), path.join(copy, 'dist'), { recursive: true });
