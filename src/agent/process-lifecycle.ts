@@ -23,12 +23,19 @@
  * 3. SIGTERM / SIGINT. Adding a listener removes Node's default "terminate" action. When the application has no
  *    listener of its own, the agent flushes (bounded by OTEL_NODE_SHUTDOWN_TIMEOUT) and then re-raises the
  *    signal with its own listener removed, so the process ends by that signal exactly as without the agent.
- *    When the application has its own listener, the agent flushes and leaves the rest to it.
+ *    When the application has its own listener, the agent flushes and leaves the rest to it. An application
+ *    that cleans up, removes its listener and re-raises the signal (`process.kill(process.pid, signal)`, as
+ *    NestJS's shutdown hooks do) expects Node's default action; with the agent's listener still there the signal
+ *    is only queued on Node's unref'd signal handle, and an event loop the cleanup left empty would end with
+ *    code 0 before it is dispatched. So a signal a process sends itself while only the agent listens holds the
+ *    loop open until it arrives, and the agent then flushes and ends the process by it.
  *
  * 4. A fatal uncaught exception: `uncaughtExceptionMonitor` (which changes nothing about how Node handles the
  *    error) records it on the active span and ends the spans of that context, which the `exit` hand-off then
  *    sends. Node prints the error and exits with the same code as without the agent.
  */
+import { constants } from 'node:os';
+import { copyFunctionShape } from '../instrumentation/function-shape';
 import { diag } from '../diag/logger';
 import type { ExitCapableExporter, ExportResult } from '../exporters/types';
 import type { Agent } from './agent';
@@ -36,6 +43,18 @@ import type { Agent } from './agent';
 type Emit = (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) => boolean;
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/** How long a signal the process sent itself may take to reach its listener: far more than it ever needs. */
+const SELF_SIGNAL_WAIT_MS = 1000;
+
+type Kill = (pid: number, signal?: string | number) => true;
+
+/** The name of a signal as process.kill takes it (a name or a number; SIGTERM when omitted), if it is one of ours. */
+function ourSignal(signal: unknown): (typeof SIGNALS)[number] | undefined {
+  if (signal === undefined || signal === 'SIGTERM' || signal === constants.signals.SIGTERM) return 'SIGTERM';
+  if (signal === 'SIGINT' || signal === constants.signals.SIGINT) return 'SIGINT';
+  return undefined;
+}
 
 function noop(): void {}
 
@@ -47,6 +66,10 @@ export class ProcessLifecycle {
   private _exitBudget: number;
   private _flushing = false;
   private readonly _signalListeners = new Map<string, (signal: NodeJS.Signals) => void>();
+  private _originalKill: Kill | undefined;
+  private _kill: Kill | undefined;
+  /** The ref'd timer that holds the loop open until a signal the process sent itself arrives. */
+  private _selfSignalWait: NodeJS.Timeout | undefined;
   private readonly _onExit = () => this._exitHandoff();
   private readonly _onUncaught = (error: Error, origin: string) => this._recordFatal(error, origin);
 
@@ -73,6 +96,16 @@ export class ProcessLifecycle {
       this._signalListeners.set(signal, listener);
       process.on(signal, listener);
     }
+    const originalKill = (this._originalKill = process.kill as Kill);
+    const kill: Kill = function (this: NodeJS.Process, pid: number, signal?: string | number) {
+      const result = originalKill.apply(this, arguments as unknown as [number, (string | number)?]);
+      // Reached only when the signal was sent (kill throws otherwise).
+      lifecycle._afterKill(pid, signal);
+      return result;
+    };
+    copyFunctionShape(kill, originalKill);
+    this._kill = kill;
+    process.kill = kill;
   }
 
   uninstall(): void {
@@ -89,6 +122,35 @@ export class ProcessLifecycle {
     process.removeListener('uncaughtExceptionMonitor', this._onUncaught);
     for (const [signal, listener] of this._signalListeners) process.removeListener(signal, listener);
     this._signalListeners.clear();
+    if (process.kill === this._kill && this._originalKill !== undefined) process.kill = this._originalKill;
+    this._clearSelfSignalWait();
+  }
+
+  /**
+   * After `process.kill` sent a signal: when it went to this process, is one the agent listens for, and nobody
+   * else listens for it, Node's default action (ending the process) is what the sender expects; keep the loop
+   * alive until the agent's listener gets the signal and ends the process by it (_onSignal).
+   */
+  private _afterKill(pid: unknown, signal: unknown): void {
+    try {
+      if (!this._installed || this._selfSignalWait !== undefined || Number(pid) !== process.pid) return;
+      const name = ourSignal(signal);
+      if (name === undefined) return;
+      const ours = this._signalListeners.get(name);
+      if (ours === undefined || process.listenerCount(name) !== 1 || process.listeners(name)[0] !== ours) return;
+      this._selfSignalWait = setTimeout(() => {
+        this._selfSignalWait = undefined;
+      }, SELF_SIGNAL_WAIT_MS);
+    } catch (err) {
+      diag.debug('checking a signal sent to this process failed', err);
+    }
+  }
+
+  private _clearSelfSignalWait(): void {
+    if (this._selfSignalWait !== undefined) {
+      clearTimeout(this._selfSignalWait);
+      this._selfSignalWait = undefined;
+    }
   }
 
   /**
@@ -134,6 +196,7 @@ export class ProcessLifecycle {
   }
 
   private _onSignal(signal: NodeJS.Signals, ours: (signal: NodeJS.Signals) => void): void {
+    this._clearSelfSignalWait();
     const appHandles = process.listenerCount(signal) > 1;
     const timeout = this._agent.config.shutdownTimeoutMillis;
     const flush = Promise.all(this._agent.exporters.map((e) => e.processor.flushForExit(timeout))).catch((err) =>
@@ -150,7 +213,7 @@ export class ProcessLifecycle {
       }
       void ours;
       // With no listener left, Node's default action applies: the process ends by this signal.
-      process.kill(process.pid, signal);
+      (this._originalKill ?? process.kill).call(process, process.pid, signal);
     });
   }
 

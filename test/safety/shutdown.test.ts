@@ -48,6 +48,21 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('on %s', (signal) => {
     expect(withAgent.stdout.match(/app handler/g)).toHaveLength(1);
     expect(receiver.spans.filter((s) => s.kind === 1)).toHaveLength(3);
   });
+
+  it('when the application cleans up, removes its handler and raises the signal again, it ends by the signal, as without the agent', async () => {
+    const without = await serveAndSignal(signal, false, { MODE: 'reraise' });
+    expect(without).toMatchObject({ code: null, signal });
+    receiver.clear();
+    // the default exporter's kept-alive connection would hold the loop open by chance; file and none hold nothing
+    for (const exporter of ['otlp', 'none']) {
+      const withAgent = await serveAndSignal(signal, true, queued({ MODE: 'reraise', OTEL_TRACES_EXPORTER: exporter }));
+      expect(withAgent.code, exporter).toBe(without.code);
+      expect(withAgent.signal, exporter).toBe(without.signal);
+      expect(withAgent.stdout.match(/app cleanup/g), exporter).toHaveLength(1);
+      expect(withAgent.stderr, exporter).toBe('');
+    }
+    expect(receiver.spans.filter((s) => s.kind === 1).map((s) => s.attributes['url.path']).sort()).toEqual(['/n0', '/n1', '/n2']);
+  });
 });
 
 describe('a fatal uncaught exception', () => {
