@@ -359,20 +359,109 @@ export interface ClientRequestLike {
   getHeader(name: string): unknown;
 }
 
-/** The attributes of a client span, read from the ClientRequest Node built (whatever form the call took). */
-export function clientRequestAttributes(req: ClientRequestLike, defaultScheme: 'http' | 'https'): Attributes {
+/**
+ * What an http.request call was given (`input` its first argument, `options` its second), read only when the
+ * request itself cannot say where it goes: when the caller set a Host header of its own (virtual hosting, a
+ * proxy passing the incoming Host on) or none at all. Node keeps no port on the ClientRequest.
+ */
+export interface ClientCall {
+  scheme: 'http' | 'https';
+  input: unknown;
+  options: unknown;
+}
+
+/**
+ * The port an http.request call connects to, taken as Node takes it: the options' `port` (which wins over a URL's),
+ * else the URL's (a string or a URL object), else the options' `defaultPort`; undefined for the scheme's default.
+ */
+export function requestCallPort(input: unknown, options: unknown): number | undefined {
+  let url: unknown;
+  let opts: unknown = options;
+  if (typeof input === 'string' || isUrlObject(input)) url = input;
+  else opts = input;
+  if (opts !== null && typeof opts === 'object') {
+    const port = portNumber((opts as { port?: unknown }).port);
+    if (port !== undefined) return port;
+  }
+  if (url !== undefined) {
+    let port: unknown;
+    if (typeof url === 'string') {
+      try {
+        port = new URL(url).port;
+      } catch {
+        port = undefined; // Node throws on it too; there is no request
+      }
+    } else port = (url as { port?: unknown }).port;
+    const n = portNumber(port);
+    if (n !== undefined) return n;
+  }
+  if (opts !== null && typeof opts === 'object') return portNumber((opts as { defaultPort?: unknown }).defaultPort);
+  return undefined;
+}
+
+/** Node's own test for a URL given to http.request (a WHATWG URL, from any realm). */
+function isUrlObject(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && typeof (value as { href?: unknown }).href === 'string' &&
+    typeof (value as { protocol?: unknown }).protocol === 'string' && (value as { auth?: unknown }).auth === undefined &&
+    (value as { path?: unknown }).path === undefined;
+}
+
+function portNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && value > 0 && value < 65536 ? value : undefined;
+  return typeof value === 'string' ? parsePort(value) : undefined;
+}
+
+/** Whether a Host header names the host a request connects to (Node writes it so unless the caller set one). */
+function sameHost(header: string, host: string): boolean {
+  return header === host || header.toLowerCase() === host.toLowerCase();
+}
+
+/**
+ * The attributes of a client span, read from the ClientRequest Node built (whatever form the call took).
+ * `server.address` / `server.port` and `url.full` name where the request goes (http-spans.md, HTTP client:
+ * "Host identifier of the URI origin HTTP request is sent to"), not a Host header the caller chose: an app that
+ * connects to 10.0.0.5:8080 with `Host: api.example.com`, or a proxy that passes the incoming Host on, sends its
+ * request to 10.0.0.5:8080. Through a forward proxy (a target in absolute-form) they name the server behind it,
+ * as the conventions ask when it is known.
+ */
+export function clientRequestAttributes(req: ClientRequestLike, call: ClientCall): Attributes {
   const attrs: Attributes = {};
   const method = normaliseMethod(req.method);
   attrs['http.request.method'] = method;
   if (method === '_OTHER' && typeof req.method === 'string') attrs['http.request.method_original'] = req.method;
-  const scheme = req.protocol === 'https:' ? 'https' : req.protocol === 'http:' ? 'http' : defaultScheme;
+  const scheme = req.protocol === 'https:' ? 'https' : req.protocol === 'http:' ? 'http' : call.scheme;
+  const target = typeof req.path === 'string' ? req.path : '/';
+  const absolute = absoluteForm(target);
+  if (absolute !== undefined) {
+    // Through a forward proxy: the server is the one the target names.
+    const targetScheme = target.slice(0, absolute.schemeEnd).toLowerCase();
+    let authority = target.slice(absolute.schemeEnd + 3, absolute.pathStart);
+    const at = authority.lastIndexOf('@');
+    if (at !== -1) authority = authority.slice(at + 1);
+    const host = parseHostHeader(authority);
+    attrs['server.address'] = host !== undefined ? host.address : typeof req.host === 'string' ? req.host : 'localhost';
+    attrs['server.port'] = host?.port ?? (targetScheme === 'https' ? 443 : 80);
+    attrs['url.full'] = fullUrl(scheme, authority, target);
+    return attrs;
+  }
+  const defaultPort = scheme === 'https' ? 443 : 80;
   const hostHeader = req.getHeader('host');
-  const host = parseHostHeader(typeof hostHeader === 'string' ? hostHeader : undefined);
-  const address = host?.address ?? (typeof req.host === 'string' ? req.host : 'localhost');
-  const port = host?.port ?? (scheme === 'https' ? 443 : 80);
+  const header = typeof hostHeader === 'string' ? parseHostHeader(hostHeader) : undefined;
+  let address: string;
+  let port: number;
+  let authority: string;
+  if (header !== undefined && (typeof req.host !== 'string' || sameHost(header.address, req.host))) {
+    // Node's own Host header (or the caller's, naming the same host): its port is the one connected to.
+    address = header.address;
+    port = header.port ?? defaultPort;
+    authority = hostHeader as string;
+  } else {
+    address = typeof req.host === 'string' && req.host !== '' ? req.host : 'localhost';
+    port = requestCallPort(call.input, call.options) ?? defaultPort;
+    authority = (address.includes(':') ? `[${address}]` : address) + (port === defaultPort ? '' : ':' + port);
+  }
   attrs['server.address'] = address;
   attrs['server.port'] = port;
-  const authority = typeof hostHeader === 'string' && hostHeader !== '' ? hostHeader : address.includes(':') ? `[${address}]` : address;
-  attrs['url.full'] = fullUrl(scheme, authority, typeof req.path === 'string' ? req.path : '/');
+  attrs['url.full'] = fullUrl(scheme, authority, target);
   return attrs;
 }

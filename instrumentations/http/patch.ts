@@ -24,6 +24,7 @@ import type { ModuleInfo, Patcher } from '../../src/instrumentation/types';
 import { unwrapMethod, wrapMethod } from '../../src/instrumentation/wrap';
 import { exceptionType } from '../../src/trace/span';
 import {
+  type ClientCall,
   clientRequestAttributes,
   headerValues,
   isClientError,
@@ -341,9 +342,24 @@ function makeIncomingEmit(original: (...args: any[]) => boolean) {
   };
 }
 
-function startClientSpan(req: any, scheme: 'http' | 'https', parent: Context): void {
+/**
+ * The call being traced, for clientRequestAttributes: one object reused for every call (no allocation a request),
+ * filled just before the span starts and emptied after (saved and restored, should a sampler make a request).
+ */
+const CALL: ClientCall = { scheme: 'http', input: undefined, options: undefined };
+
+function startClientSpan(req: any, scheme: 'http' | 'https', parent: Context, input: unknown, options: unknown): void {
+  const savedScheme = CALL.scheme;
+  const savedInput = CALL.input;
+  const savedOptions = CALL.options;
+  CALL.scheme = scheme;
+  CALL.input = input;
+  CALL.options = options;
   // The attributes are built only for a request that is sampled (with the built-in samplers).
-  const span = getTracer().startOwnedDeferred(spanNameForMethod(normaliseMethod(req.method)), SpanKind.CLIENT, parent, clientRequestAttributes, req, scheme);
+  const span = getTracer().startOwnedDeferred(spanNameForMethod(normaliseMethod(req.method)), SpanKind.CLIENT, parent, clientRequestAttributes, req, CALL);
+  CALL.scheme = savedScheme;
+  CALL.input = savedInput;
+  CALL.options = savedOptions;
   const captured = getConfig().http.clientRequestHeaders;
   for (let i = 0; i < captured.length; i++) {
     const values = headerValues(req.getHeader(captured[i]));
@@ -358,13 +374,14 @@ function startClientSpan(req: any, scheme: 'http' | 'https', parent: Context): v
 }
 
 function makeRequest(original: (...args: any[]) => any, scheme: 'http' | 'https') {
-  return function request(this: unknown): any {
+  // Named parameters, not `arguments`, reach startClientSpan: the arguments object is then never materialised.
+  return function request(this: unknown, input?: unknown, options?: unknown): any {
     if (!runtime.tracingEnabled) return original.apply(this, arguments as any);
     const parent = contextManager.active();
     if (isTracingSuppressed(parent)) return original.apply(this, arguments as any);
     const req = original.apply(this, arguments as any);
     try {
-      startClientSpan(req, scheme, parent);
+      startClientSpan(req, scheme, parent, input, options);
     } catch (err) {
       reportInstrumentationError('http', 'the client span', err);
     }

@@ -3,6 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  type ClientCall,
   clientRequestAttributes,
   fullUrl,
   normaliseMethod,
@@ -81,10 +82,53 @@ describe('server and client attributes', () => {
   it('builds a client span\'s attributes, with credentials redacted from url.full', () => {
     // (Node sends the user and password of a URL as Authorization, never in Host.)
     const headers: Record<string, string> = { host: 'api.example:8080' };
-    const attrs = clientRequestAttributes({ method: 'GET', protocol: 'http:', path: '/v1/items?X-Amz-Signature=abc', getHeader: (n: string) => headers[n] }, 'http');
+    const attrs = clientRequestAttributes({ method: 'GET', protocol: 'http:', host: 'api.example', path: '/v1/items?X-Amz-Signature=abc', getHeader: (n: string) => headers[n] }, call());
     expect(attrs['url.full']).toBe('http://api.example:8080/v1/items?X-Amz-Signature=REDACTED');
     expect(attrs['server.address']).toBe('api.example');
     expect(attrs['server.port']).toBe(8080);
+  });
+
+  const call = (input?: unknown, options?: unknown): ClientCall => ({ scheme: 'http', input, options });
+  const request = (host: string, path: string, hostHeader: string | undefined, protocol = 'http:') => ({
+    method: 'GET',
+    protocol,
+    host,
+    path,
+    getHeader: (n: string) => (n === 'host' ? hostHeader : undefined),
+  });
+
+  it('names where a client request goes when the caller set a Host header of its own, or none', () => {
+    // options (whose port wins over a URL's, as in Node), a URL string, a URL object, defaultPort, the scheme's port
+    const cases: Array<[unknown, unknown, string, number, string]> = [
+      [{ host: '10.0.0.5', port: 8080 }, undefined, 'http', 8080, 'http://10.0.0.5:8080/x'],
+      ['http://10.0.0.5:9090/x', { port: '8081' }, 'http', 8081, 'http://10.0.0.5:8081/x'],
+      ['http://10.0.0.5:9090/x', { headers: {} }, 'http', 9090, 'http://10.0.0.5:9090/x'],
+      [new URL('https://10.0.0.5:9443/x'), undefined, 'https', 9443, 'https://10.0.0.5:9443/x'],
+      [{ host: '10.0.0.5', defaultPort: 8000 }, undefined, 'http', 8000, 'http://10.0.0.5:8000/x'],
+      [{ host: '10.0.0.5' }, undefined, 'https', 443, 'https://10.0.0.5/x'],
+      ['not a url', undefined, 'http', 80, 'http://10.0.0.5/x'],
+    ];
+    for (const [input, options, scheme, port, url] of cases) {
+      for (const header of ['api.example.com', undefined]) {
+        const attrs = clientRequestAttributes(request('10.0.0.5', '/x', header, scheme + ':'), call(input, options));
+        expect([attrs['server.address'], attrs['server.port'], attrs['url.full']]).toEqual(['10.0.0.5', port, url]);
+      }
+    }
+    // an IPv6 host is bracketed in url.full
+    const v6 = clientRequestAttributes(request('::1', '/x', 'other.example'), call({ host: '::1', port: 3000 }));
+    expect([v6['server.address'], v6['server.port'], v6['url.full']]).toEqual(['::1', 3000, 'http://[::1]:3000/x']);
+    // Node's own Host header (any case) still gives the port
+    const own = clientRequestAttributes(request('Api.Example', '/x', 'api.example:8080'), call('http://ignored:1/'));
+    expect([own['server.address'], own['server.port'], own['url.full']]).toEqual(['api.example', 8080, 'http://api.example:8080/x']);
+  });
+
+  it('names the server behind a forward proxy from an absolute-form target, its credentials redacted', () => {
+    const attrs = clientRequestAttributes(request('proxy.local', 'https://user:pw@target.example:8443/p?q=1', 'target.example:8443'), call({ host: 'proxy.local', port: 3128 }));
+    expect(attrs['server.address']).toBe('target.example');
+    expect(attrs['server.port']).toBe(8443);
+    expect(attrs['url.full']).toBe('https://REDACTED:REDACTED@target.example:8443/p?q=1');
+    const plain = clientRequestAttributes(request('proxy.local', 'http://target.example/p', undefined), call());
+    expect([plain['server.address'], plain['server.port'], plain['url.full']]).toEqual(['target.example', 80, 'http://target.example/p']);
   });
 
   it('reads absolute-form targets as paths, without their authority', () => {

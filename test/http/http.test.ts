@@ -172,6 +172,19 @@ for (const variant of ['app.js', 'app.mjs']) {
       }
     });
 
+    it('names where a request goes, not a Host header the caller set', async () => {
+      const { spans } = await traced('/host-header', 5);
+      const clients = spans.filter((s) => s.kind === CLIENT).sort((a, b) => a.attributes['url.full'].localeCompare(b.attributes['url.full']));
+      expect(clients.map((c) => c.attributes['url.full'])).toEqual([1, 2].map((n) => `http://127.0.0.1:${peer.port}/hello?h=${n}`));
+      for (const client of clients) {
+        expect(client.attributes['server.address']).toBe('127.0.0.1');
+        expect(client.attributes['server.port']).toBe(peer.port);
+      }
+      // the peer sees the Host it was sent, and says so on its server span
+      const peerServers = spans.filter((s) => s.kind === SERVER && service(s) === 'peer');
+      expect(peerServers.map((s) => s.attributes['server.address'])).toEqual(['api.example.com', 'api.example.com']);
+    });
+
     it('redacts signature query values in url.full', async () => {
       const { spans } = await traced('/signed', 3);
       const client = spans.find((s) => s.kind === CLIENT)!;
