@@ -11,13 +11,13 @@ export const httpInstrumentation: InstrumentationDefinition = {
     {
       name: 'http',
       versions: '*',
-      patches: 'Server#emit("request"), request(), get()',
+      patches: 'Server#emit("request", "checkContinue", "checkExpectation"), request(), get()',
       load: () => require('./patch').httpPatcher,
     },
     {
       name: 'https',
       versions: '*',
-      patches: 'Server#emit("request"), request(), get()',
+      patches: 'Server#emit("request", "checkContinue", "checkExpectation"), request(), get()',
       load: () => require('./patch').httpsPatcher,
     },
   ],

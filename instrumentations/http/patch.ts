@@ -89,7 +89,14 @@ function isExcluded(url: string | undefined, patterns: readonly string[]): boole
 // ---------------------------------------------------------------------------------------------------------------
 // Server
 
-function startServerSpan(req: any, res: any, scheme: 'http' | 'https'): Context | undefined {
+/**
+ * Requests with a span that came through `checkContinue` / `checkExpectation` and have not closed: while there
+ * are any, a `request` event may be one of them passed on by the application (`res.writeContinue();
+ * server.emit('request', req, res)`, as Node's documentation shows), which keeps its span.
+ */
+let expectationSpans = 0;
+
+function startServerSpan(req: any, res: any, scheme: 'http' | 'https', expectation: boolean): Context | undefined {
   const active = contextManager.active();
   if (isTracingSuppressed(active)) return undefined;
   const config = getConfig();
@@ -119,8 +126,10 @@ function startServerSpan(req: any, res: any, scheme: 'http' | 'https'): Context 
     headWritten: false,
     statusCode: undefined,
     errorType: undefined,
+    expectation,
   };
   registerServerSpan(req, res, entry);
+  if (expectation) expectationSpans++;
   return context;
 }
 
@@ -179,10 +188,21 @@ function endServerSpan(entry: ServerSpanEntry, res: any, event: string): void {
 
 function makeServerEmit(original: (...args: any[]) => boolean, scheme: 'http' | 'https') {
   return function emit(this: unknown, event: string | symbol, req: any, res: any): boolean {
-    if (event !== 'request' || !runtime.tracingEnabled) return original.apply(this, arguments as any);
+    // Node emits `checkContinue` (Expect: 100-continue) or `checkExpectation` (any other Expect) instead of
+    // `request` when the server listens for them (hapi always does for the first): the same request, which needs
+    // its span as much.
+    let expectation = false;
+    if (event !== 'request') {
+      if (event !== 'checkContinue' && event !== 'checkExpectation') return original.apply(this, arguments as any);
+      expectation = true;
+    } else if (expectationSpans > 0) {
+      const existing = serverSpanOf(req);
+      if (existing !== undefined) return contextManager.run(existing.context, original, this, arguments) as boolean;
+    }
+    if (!runtime.tracingEnabled) return original.apply(this, arguments as any);
     let context: Context | undefined;
     try {
-      context = startServerSpan(req, res, scheme);
+      context = startServerSpan(req, res, scheme, expectation);
     } catch (err) {
       reportInstrumentationError('http', 'the server span', err);
     }
@@ -232,6 +252,7 @@ function makeResponseEmit(original: (...args: any[]) => boolean) {
         return needsNoContext(this, event, entry.nodeFinishListener) ? original.apply(this, arguments as any) : (contextManager.run(entry.context, original, this, arguments) as boolean);
       } finally {
         releaseServerSpan(entry.request, this);
+        if (entry.expectation) expectationSpans--;
       }
     }
     if (needsNoContext(this, event, entry.nodeFinishListener)) return original.apply(this, arguments as any);

@@ -37,6 +37,8 @@ export interface ServerSpanEntry {
   statusCode: number | undefined;
   /** A framework's handled error (its exception type), for `error.type` if the response turns out a 5xx. */
   errorType: string | undefined;
+  /** Whether the request came through `checkContinue` / `checkExpectation` rather than `request`. */
+  expectation: boolean;
 }
 
 const byRequest = new InFlight<ServerSpanEntry>();

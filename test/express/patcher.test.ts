@@ -59,6 +59,7 @@ describe.each([4, 5] as const)('express %i patched in process', (major) => {
         headWritten: false,
         statusCode: undefined,
         errorType: undefined,
+        expectation: false,
       });
       res.on('finish', () => span.end());
       contextManager.run(context, app, undefined, [req, res]);

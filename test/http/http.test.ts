@@ -2,6 +2,7 @@
  * The http/https and fetch instrumentations, end to end: two services run as child processes under the real
  * preload, call each other over loopback, and export OTLP/JSON to a real receiver.
  */
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpRequest, startApp, type RunningApp } from '../helpers/child';
@@ -12,6 +13,20 @@ const SERVER = 1;
 const CLIENT = 2;
 
 const service = (s: ReceivedSpan) => s.resource['service.name'];
+
+/** A request through node:http, which, unlike fetch, sends an Expect header. */
+function nodeHttpRequest(url: string, method: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 for (const variant of ['app.js', 'app.mjs']) {
   describe(`http instrumentation (${variant === 'app.js' ? 'CommonJS' : 'ES module'})`, () => {
@@ -42,13 +57,12 @@ for (const variant of ['app.js', 'app.mjs']) {
     const frontUrl = (p: string) => `http://127.0.0.1:${front.port}${p}${p.includes('?') ? '&' : '?'}peer=${encodeURIComponent(peerUrl)}`;
 
     /** Sends a request carrying a fresh trace id and returns the spans of that trace once `count` arrived. */
-    async function traced(p: string, count: number, init: { method?: string; headers?: Record<string, string> } = {}) {
+    async function traced(p: string, count: number, init: { method?: string; headers?: Record<string, string>; viaHttp?: boolean } = {}) {
       const traceId = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
       const parentId = 'a1b2c3d4e5f60718';
-      const response = await httpRequest(frontUrl(p), {
-        method: init.method,
-        headers: { traceparent: `00-${traceId}-${parentId}-01`, ...init.headers },
-      });
+      const headers = { traceparent: `00-${traceId}-${parentId}-01`, ...init.headers };
+      // fetch refuses some headers (Expect); node:http sends anything
+      const response = init.viaHttp ? await nodeHttpRequest(frontUrl(p), init.method ?? 'GET', headers) : await httpRequest(frontUrl(p), { method: init.method, headers });
       const spans = (await receiver.waitFor((all) => all.filter((s) => s.traceId === traceId).length >= count)).filter(
         (s) => s.traceId === traceId,
       );
@@ -170,6 +184,23 @@ for (const variant of ['app.js', 'app.mjs']) {
         expect(c.attributes['error.type']).toBe('ECONNREFUSED');
         expect(c.events.some((e) => e.name === 'exception')).toBe(true);
       }
+    });
+
+    it('traces a request that came through checkContinue, handled there or passed on as a request, and checkExpectation', async () => {
+      for (const mode of ['direct', 'emit']) {
+        // the front's server span, its two client spans (http, fetch), the peer's two server spans
+        const { response, spans, parentId } = await traced('/chain', 5, { method: 'POST', headers: { expect: '100-continue', 'x-continue': mode }, viaHttp: true });
+        expect(response.body, mode).toBe('hello+hello');
+        const servers = spans.filter((s) => s.kind === SERVER && service(s) === 'front');
+        expect(servers, mode).toHaveLength(1);
+        expect(servers[0].parentSpanId, mode).toBe(parentId);
+        expect(servers[0].name, mode).toBe('POST');
+        const clients = spans.filter((s) => s.kind === CLIENT);
+        expect(clients.map((c) => c.parentSpanId), mode).toEqual([servers[0].spanId, servers[0].spanId]);
+      }
+      const { response, spans } = await traced('/hello', 1, { headers: { expect: 'something-else' }, viaHttp: true });
+      expect(response.status).toBe(417);
+      expect(spans.map((s) => [s.kind, s.attributes['http.response.status_code']])).toEqual([[SERVER, 417]]);
     });
 
     it('names where a request goes, not a Host header the caller set', async () => {
