@@ -15,7 +15,7 @@ export const expressInstrumentation: InstrumentationDefinition = {
     {
       name: 'express',
       versions: '>=4.6.0 <6',
-      patches: 'Router#use/#route, Layer#handle_request/#handle_error (handleRequest/handleError in 5), application.lazyrouter (4), response.end',
+      patches: 'Router#use/#route/#param, Layer#handle_request/#handle_error (handleRequest/handleError in 5), application.lazyrouter (4), response.end',
       load: () => require('./patch').expressPatcher,
     },
   ],

@@ -266,6 +266,22 @@ function dispatchRoute(state: RequestState, layer: any, info: LayerInfo, req: an
   }
 }
 
+/**
+ * A parameter callback (`router.param`, `app.param`) is about to run. For a route's parameters express has matched
+ * the route (path and method) and set `req.route` (whose layer is `routeLayer`), but runs its layer only after
+ * the callbacks: a callback that answers (a 404 for an unknown id) or fails would leave the server span without
+ * its route. So the route is dispatched here, as its layer will do again if the callbacks go on. Only while no
+ * route has matched yet: after one, `req.route` may be that earlier route's, for a router mount's parameters.
+ */
+export function paramCallbackStarting(req: unknown, res: unknown, routeLayer: object | undefined): void {
+  if (routeLayer === undefined) return;
+  const state = stateOf(req);
+  if (state === undefined || state.route !== '') return;
+  const info = layerInfoOf(routeLayer);
+  if (info.kind !== LayerKind.ROUTE) return;
+  dispatchRoute(state, routeLayer, info, req, res);
+}
+
 /** res.headersSent, from the http instrumentation's record when there is one (reading it costs; see there). */
 function headersSent(state: RequestState, res: any): boolean {
   const entry = state.entry;

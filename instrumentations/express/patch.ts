@@ -9,6 +9,8 @@
  * - `Layer#handle_request` / `#handle_error` (express 4), `#handleRequest` / `#handleError` (router 2): start the
  *   layer's span, run the layer in its context with a `next` that ends it. The layer's `handle`, `name`, the
  *   handler's arity and `this` are untouched: express calls the application's function itself, as always.
+ * - `Router#param` (and so `app.param`): each callback registered is wrapped, so that a route whose parameter
+ *   callback answers or fails (loading the entity, a 404 for an unknown id) still names the server span.
  * - `express.application.lazyrouter` (express 4): marks express's own `query` and `expressInit` layers.
  * - `express.response.end`: the response is sent; the layer spans still open end.
  */
@@ -17,11 +19,21 @@ import { contextManager } from '../../src/context/global';
 import * as runtime from '../../src/instrumentation/runtime';
 import { reportInstrumentationError } from '../../src/instrumentation/runtime';
 import type { ModuleInfo, Patcher } from '../../src/instrumentation/types';
-import { unwrapMethod, wrapMethod } from '../../src/instrumentation/wrap';
+import { isWrapped, markWrapper, unwrapMethod, wrapMethod } from '../../src/instrumentation/wrap';
 import { isRouterHandle, usePathArgument } from './attributes';
 import { LayerInfo, LayerKind, setLayerInfo } from './layer-info';
 import { serverSpanOfResponse } from '../../src/instrumentation/http-server-spans';
-import { enterLayer, errorReached, layerReturnedAfterResponse, LayerSpan, nextAfterLayer, type RequestState, responseEnding, stateOf } from './layer-spans';
+import {
+  enterLayer,
+  errorReached,
+  layerReturnedAfterResponse,
+  LayerSpan,
+  nextAfterLayer,
+  paramCallbackStarting,
+  type RequestState,
+  responseEnding,
+  stateOf,
+} from './layer-spans';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -134,6 +146,16 @@ function makeUse(original: AnyFunction) {
   };
 }
 
+/**
+ * The layer of each route, from the route: express sets `req.route` when a route matches, before it runs the
+ * route's parameter callbacks, and those need the layer's template. Weak: routes go with their application.
+ */
+const routeLayers = new WeakMap<object, object>();
+
+export function layerOfRoute(route: unknown): object | undefined {
+  return route !== null && typeof route === 'object' ? routeLayers.get(route) : undefined;
+}
+
 function makeRoute(original: AnyFunction) {
   return function route(this: any, path: unknown): unknown {
     const result = original.apply(this, arguments as any);
@@ -143,12 +165,45 @@ function makeRoute(original: AnyFunction) {
       if (layer != null && layer.route === result) {
         setLayerInfo(layer, new LayerInfo(LayerKind.ROUTE, path, this.caseSensitive === true, this.strict === true));
         patchLayerPrototype(layer, this);
+        if (result !== null && typeof result === 'object') routeLayers.set(result, layer);
       }
     } catch (err) {
       reportInstrumentationError('express', 'Router#route', err);
     }
     return result;
   };
+}
+
+/**
+ * Router#param: the callback just registered (the last of `this.params[name]`, where both express 4 and router 2
+ * keep them, after any custom param processors of express 4 have made it what it is) is replaced by a wrapper
+ * that tells the request's state a route's parameters are being processed, then calls it as express would.
+ */
+function makeParam(original: AnyFunction) {
+  return function param(this: any, name: unknown): unknown {
+    const result = original.apply(this, arguments as any);
+    try {
+      const list = this != null && this.params != null && typeof name === 'string' ? this.params[name] : undefined;
+      const last = Array.isArray(list) ? list.length - 1 : -1;
+      if (last >= 0 && typeof list[last] === 'function' && !isWrapped(list[last])) list[last] = wrapParamCallback(list[last]);
+    } catch (err) {
+      reportInstrumentationError('express', 'Router#param', err);
+    }
+    return result;
+  };
+}
+
+function wrapParamCallback(callback: AnyFunction): AnyFunction {
+  return markWrapper(function paramCallback(this: unknown, req: unknown, res: unknown): unknown {
+    if (runtime.tracingEnabled) {
+      try {
+        paramCallbackStarting(req, res, layerOfRoute((req as { route?: unknown } | null)?.route));
+      } catch (err) {
+        reportInstrumentationError('express', 'a param callback', err);
+      }
+    }
+    return callback.apply(this, arguments as any);
+  }, callback);
 }
 
 /** Express 4 starts each application's router with its own `query` and `expressInit` layers: no spans for those. */
@@ -208,6 +263,7 @@ export const expressPatcher: Patcher = {
     const routerProto = routerPrototypeOf(express);
     wrapMethod(routerProto, 'use', makeUse);
     wrapMethod(routerProto, 'route', makeRoute);
+    wrapMethod(routerProto, 'param', makeParam);
     if (typeof express.application?.lazyrouter === 'function') wrapMethod(express.application, 'lazyrouter', makeLazyrouter);
     const response = express.response;
     if (response != null && typeof response === 'object' && !responseHadOwnEnd.has(response)) {
@@ -219,6 +275,7 @@ export const expressPatcher: Patcher = {
     const routerProto = routerPrototypeOf(express);
     unwrapMethod(routerProto, 'use');
     unwrapMethod(routerProto, 'route');
+    unwrapMethod(routerProto, 'param');
     unwrapMethod(express.application, 'lazyrouter');
     const response = express.response;
     if (response != null && typeof response === 'object') {

@@ -250,6 +250,30 @@ describe.each(EXPRESS_MAJORS)('express %i (CommonJS)', (major) => {
     childOf(trace.find((s) => s.kind === 1 && s.attributes['url.path'] === '/from-error-handler')!, client);
   });
 
+  it('keeps the route when a parameter callback answers or fails before the route handler runs', async () => {
+    const route = '/orgs/:org/members/:memberId';
+    const cases: Array<[string, number, string | undefined]> = [
+      ['/orgs/acme/members/7', 200, undefined],
+      ['/orgs/acme/members/0', 404, undefined],
+      ['/orgs/acme/members/x', 500, 'Error'],
+    ];
+    for (const [path, status, errorType] of cases) {
+      expect((await httpRequest(`${base}${path}`)).status, path).toBe(status);
+      const { server, trace } = await traceFor(receiver, path);
+      expect(server.name, path).toBe(`GET ${route}`);
+      expect(server.attributes['http.route'], path).toBe(route);
+      expect(server.attributes['error.type'], path).toBe(errorType);
+      expect(spanNamed(trace, `router - ${route}`).attributes['http.route'], path).toBe(route);
+    }
+    expect(JSON.parse((await httpRequest(`${base}/orgs/acme/members/7`)).body)).toEqual({ org: 'acme', member: '7' });
+    // app.param, on the application's own router
+    expect((await httpRequest(`${base}/shelf/0`)).status).toBe(404);
+    const shelf = await traceFor(receiver, '/shelf/0');
+    expect(shelf.server.name).toBe('GET /shelf/:bookId');
+    expect((await httpRequest(`${base}/shelf/9`)).body).toBe('book 9');
+    expect((await traceFor(receiver, '/shelf/9')).server.name).toBe('GET /shelf/:bookId');
+  });
+
   it('leaves error.type off the server span when the error is answered with a 4xx', async () => {
     expect((await httpRequest(`${base}/client-error`)).status).toBe(404);
     const { server, trace } = await traceFor(receiver, '/client-error');
