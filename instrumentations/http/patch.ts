@@ -341,6 +341,19 @@ function makeClientRequestEmit(original: (...args: any[]) => boolean) {
  * IncomingMessage#emit. For a server request: listeners run in the span's context. For a client response: the
  * span ends on `end`, or on an error or close before it.
  */
+/**
+ * Whether a client response that closed before its `end` was cut short by its connection — a network error
+ * receiving the body, which makes the span an error (http-spans.md, "Status") — rather than left by the
+ * application: one that arrived whole, or that the application destroyed while its connection was still up (a
+ * redirect follower such as follow-redirects, under axios, discards every 3xx that way), is not. Node emits
+ * `aborted` from the response's destroy before it destroys the socket, so the socket tells which it was.
+ */
+function responseCutShort(res: any): boolean {
+  if (res.complete === true) return false;
+  const socket = res.socket;
+  return !(socket != null && socket.destroyed === false);
+}
+
 function makeIncomingEmit(original: (...args: any[]) => boolean) {
   return function emit(this: any, event: string | symbol, arg: any): boolean {
     const server = serverSpanOf(this);
@@ -354,7 +367,7 @@ function makeIncomingEmit(original: (...args: any[]) => boolean) {
       try {
         if (event === 'end') endClientSpan(entry, undefined, undefined);
         else if (event === 'error') endClientSpan(entry, arg, undefined);
-        else if (event === 'aborted' || event === 'close') endClientSpan(entry, undefined, 'aborted');
+        else if (event === 'aborted' || event === 'close') endClientSpan(entry, undefined, responseCutShort(this) ? 'aborted' : undefined);
       } catch (err) {
         reportInstrumentationError('http', 'the client span', err);
       }

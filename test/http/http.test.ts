@@ -203,6 +203,21 @@ for (const variant of ['app.js', 'app.mjs']) {
       expect(spans.map((s) => [s.kind, s.attributes['http.response.status_code']])).toEqual([[SERVER, 417]]);
     });
 
+    it('leaves a response the application discarded unread without error, and marks one the connection cut short', async () => {
+      // the front's server span, two client spans, the peer's two server spans
+      const { response, spans } = await traced('/discard-and-truncated', 5);
+      expect(response.body).toBe('ECONNRESET');
+      const clients = spans.filter((s) => s.kind === CLIENT);
+      const moved = clients.find((c) => c.attributes['url.full'].endsWith('/moved'))!;
+      expect(moved.attributes['http.response.status_code']).toBe(302);
+      expect(moved.status.code).toBe(0);
+      expect(moved.attributes['error.type']).toBeUndefined();
+      const truncated = clients.find((c) => c.attributes['url.full'].endsWith('/truncated'))!;
+      expect(truncated.attributes['http.response.status_code']).toBe(200);
+      expect(truncated.status.code).toBe(2);
+      expect(truncated.attributes['error.type']).toBe('aborted');
+    });
+
     it('names where a request goes, not a Host header the caller set', async () => {
       const { spans } = await traced('/host-header', 5);
       const clients = spans.filter((s) => s.kind === CLIENT).sort((a, b) => a.attributes['url.full'].localeCompare(b.attributes['url.full']));
