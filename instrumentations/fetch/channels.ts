@@ -18,11 +18,52 @@ import { fetchRequestAttributes, findHeader, findHeaderValues } from './attribut
 const getTracer = tracerGetter('fetch');
 const spans = new WeakMap<object, Span>();
 
-const setter = {
-  set(request: { addHeader(name: string, value: string): unknown }, key: string, value: string) {
+/**
+ * Puts a propagation header on undici's request. `addHeader` appends, and a request the application built with a
+ * `traceparent` (or `baggage`) of its own — a gateway forwarding the incoming ones — would then carry two, which the
+ * receiver joins into one invalid value and starts a new trace. So a header already there gets our value instead,
+ * as `setHeader` does for node:http. Keys come lower-case from the propagators. undici 6 and 7 keep the headers as
+ * a flat [name, value, …] array; undici 5 (early Node.js 20 releases) as `name: value\r\n` lines.
+ */
+export const propagationHeaderSetter = {
+  set(request: { headers?: unknown; addHeader(name: string, value: string): unknown }, key: string, value: string) {
+    const headers = request.headers;
+    if (Array.isArray(headers)) {
+      let found = false;
+      for (let i = 0; i + 1 < headers.length; ) {
+        const name = headers[i];
+        if (typeof name === 'string' && name.length === key.length && name.toLowerCase() === key) {
+          if (found) {
+            headers.splice(i, 2);
+            continue;
+          }
+          headers[i + 1] = value;
+          found = true;
+        }
+        i += 2;
+      }
+      if (found) return;
+    } else if (typeof headers === 'string' && headers !== '') {
+      request.headers = withoutHeaderLines(headers, key);
+    }
     request.addHeader(key, value);
   },
 };
+
+/** `name: value\r\n` lines without those of header `key` (lower-case). */
+export function withoutHeaderLines(lines: string, key: string): string {
+  let out = '';
+  let start = 0;
+  while (start < lines.length) {
+    let end = lines.indexOf('\r\n', start);
+    end = end === -1 ? lines.length : end + 2;
+    const line = lines.slice(start, end);
+    const colon = line.indexOf(':');
+    if (colon === -1 || line.slice(0, colon).trim().toLowerCase() !== key) out += line;
+    start = end;
+  }
+  return out;
+}
 
 function onCreate(message: { request: any }): void {
   if (!runtime.tracingEnabled) return;
@@ -38,7 +79,7 @@ function onCreate(message: { request: any }): void {
       if (values !== undefined) span.setAttribute('http.request.header.' + captured[i], values);
     }
     spans.set(request, span);
-    if (typeof request.addHeader === 'function') getPropagator().inject(setSpan(parent, span), request, setter);
+    if (typeof request.addHeader === 'function') getPropagator().inject(setSpan(parent, span), request, propagationHeaderSetter);
   } catch (err) {
     reportInstrumentationError('fetch', 'the client span', err);
   }

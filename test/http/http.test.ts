@@ -218,6 +218,21 @@ for (const variant of ['app.js', 'app.mjs']) {
       expect(truncated.attributes['error.type']).toBe('aborted');
     });
 
+    it('replaces trace headers the application set itself on fetch and http requests, never sends them twice', async () => {
+      // the front's server span, three client spans, the peer's three server spans
+      const { response, spans } = await traced('/forward-trace-headers', 7, { headers: { baggage: 'tenant=acme' } });
+      const received = JSON.parse(response.body) as Array<{ traceparent: string; baggage: string }>;
+      const clients = spans.filter((s) => s.kind === CLIENT);
+      expect(clients).toHaveLength(3);
+      for (const [i, via] of ['fetch', 'request', 'http'].entries()) {
+        const client = clients.find((c) => c.attributes['url.full'].endsWith(`via=${via}`))!;
+        expect(received[i].traceparent, via).toBe(`00-${client.traceId}-${client.spanId}-01`);
+        expect(received[i].baggage, via).toBe('tenant=acme');
+        const peerServer = spans.find((s) => s.kind === SERVER && service(s) === 'peer' && s.attributes['url.query'] === `via=${via}`);
+        expect(peerServer?.parentSpanId, via).toBe(client.spanId);
+      }
+    });
+
     it('names where a request goes, not a Host header the caller set', async () => {
       const { spans } = await traced('/host-header', 5);
       const clients = spans.filter((s) => s.kind === CLIENT).sort((a, b) => a.attributes['url.full'].localeCompare(b.attributes['url.full']));
