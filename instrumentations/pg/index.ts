@@ -12,7 +12,7 @@ export const pgInstrumentation: InstrumentationDefinition = {
     {
       name: 'pg',
       versions: '>=8 <9',
-      patches: 'Client#query, Client#connect (and pg.Pool through pg-pool)',
+      patches: 'Client#query, Client#connect, its password step (and pg.Pool through pg-pool)',
       load: () => require('./patch').pgPatcher,
     },
     {

@@ -25,7 +25,7 @@
  */
 import type { Attributes, Context, Span } from '../../src/api/types';
 import { SpanKind, SpanStatusCode } from '../../src/api/types';
-import { getSpan, isTracingSuppressed, setSpan } from '../../src/context/context';
+import { getSpan, isTracingSuppressed, ROOT_CONTEXT, setSpan } from '../../src/context/context';
 import { contextManager } from '../../src/context/global';
 import * as runtime from '../../src/instrumentation/runtime';
 import { getConfig, reportInstrumentationError, tracerGetter } from '../../src/instrumentation/runtime';
@@ -357,6 +357,25 @@ function querySubmittable(client: any, original: AnyFunction, args: IArguments, 
 // ---------------------------------------------------------------------------------------------------------------
 // Client#connect
 
+/** pg's password step: `_getPassword` since pg 8.8, `_checkPgPass` before. */
+const PASSWORD_STEPS = ['_getPassword', '_checkPgPass'];
+
+/** The connect span of each client while it connects, for the password step (makePasswordStep). */
+const connectSpans = new WeakMap<object, Operation>();
+
+/**
+ * pg's password step (`_getPassword`, `_checkPgPass` before pg 8.8) runs in the connection's context, which is the
+ * root (makeClientConnect): while the client connects, it runs in the connect span's instead, so that what an
+ * async `password` function does (fetching a token over HTTP) is the connect span's child.
+ */
+function makePasswordStep(original: AnyFunction): AnyFunction {
+  return function passwordStep(this: any): unknown {
+    const operation = connectSpans.get(this);
+    if (operation === undefined || operation.ended) return original.apply(this, arguments as any);
+    return contextManager.run(setSpan(operation.callerContext, operation.span), original, this, arguments);
+  };
+}
+
 function makeClientConnect(original: AnyFunction): AnyFunction {
   return function connect(this: any, callback: any): any {
     if (!runtime.tracingEnabled) return original.apply(this, arguments as any);
@@ -364,20 +383,24 @@ function makeClientConnect(original: AnyFunction): AnyFunction {
     const parent = poolConnectContext !== undefined ? poolConnectContext : contextManager.active();
     if (!shouldTrace(parent) || (callback && typeof callback !== 'function')) return original.apply(this, arguments as any);
     let operation: Operation;
-    let context: Context;
     try {
       operation = startOperation(CLIENT_CONNECT_SPAN_NAME, SpanKind.CLIENT, parent, connectionAttributes(connectionInfo(this)));
-      context = setSpan(parent, operation.span);
     } catch (err) {
       reportInstrumentationError('pg', 'the connect span', err);
       return original.apply(this, arguments as any);
     }
+    connectSpans.set(this, operation);
+    // The connection is opened in the root context: its socket keeps the context it was made in for its whole
+    // life, and what arrives on it later (a NOTIFY, a notice, an idle connection's error) is new work, not the
+    // connecting request's — run in the connect span's context, a LISTEN handler's queries joined the trace of
+    // whoever had opened the connection, under a connect span long ended. The callback and the promise still
+    // reach the caller in its own context (wrapCallback; the caller's `then`), as with Redis.
     let result: unknown;
     try {
       result =
         typeof callback === 'function'
-          ? contextManager.run(context, original, this, [wrapCallback(operation, callback)])
-          : contextManager.run(context, original, this, arguments);
+          ? contextManager.run(ROOT_CONTEXT, original, this, [wrapCallback(operation, callback)])
+          : contextManager.run(ROOT_CONTEXT, original, this, arguments);
     } catch (err) {
       finish(operation, true, err);
       throw err;
@@ -511,12 +534,14 @@ function patchClientClass(Client: any): void {
   const proto = Client?.prototype;
   wrapMethod(proto, 'query', makeClientQuery);
   wrapMethod(proto, 'connect', makeClientConnect);
+  for (const step of PASSWORD_STEPS) if (typeof proto?.[step] === 'function') wrapMethod(proto, step, makePasswordStep);
 }
 
 function unpatchClientClass(Client: any): void {
   const proto = Client?.prototype;
   unwrapMethod(proto, 'query');
   unwrapMethod(proto, 'connect');
+  for (const step of PASSWORD_STEPS) unwrapMethod(proto, step);
 }
 
 function patchPoolClass(Pool: any): void {

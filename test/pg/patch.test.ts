@@ -44,6 +44,80 @@ afterAll(() => {
   pgPoolPatcher.unpatch(PgPool, info);
 });
 
+/**
+ * A PostgreSQL peer that asks for a cleartext password, accepts it and is ready: the test server trusts every
+ * connection, so it never runs pg's password step. Speaks the protocol's startup and authentication messages only.
+ */
+async function passwordAskingServer(): Promise<{ port: number; passwords: string[]; close(): Promise<void> }> {
+  const net = await import('node:net');
+  const passwords: string[] = [];
+  const message = (type: string, body: Buffer) => {
+    const head = Buffer.alloc(5);
+    head.write(type, 0, 'latin1');
+    head.writeInt32BE(body.length + 4, 1);
+    return Buffer.concat([head, body]);
+  };
+  const int32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(n);
+    return b;
+  };
+  const server = net.createServer((socket) => {
+    let buffered = Buffer.alloc(0);
+    let started = false;
+    socket.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      for (;;) {
+        if (!started) {
+          if (buffered.length < 4 || buffered.length < buffered.readInt32BE(0)) return;
+          buffered = buffered.subarray(buffered.readInt32BE(0));
+          started = true;
+          socket.write(message('R', int32(3))); // AuthenticationCleartextPassword
+          continue;
+        }
+        if (buffered.length < 5 || buffered.length < 1 + buffered.readInt32BE(1)) return;
+        const type = String.fromCharCode(buffered[0]);
+        const body = buffered.subarray(5, 1 + buffered.readInt32BE(1));
+        buffered = buffered.subarray(1 + buffered.readInt32BE(1));
+        if (type === 'p') {
+          passwords.push(body.subarray(0, body.length - 1).toString());
+          socket.write(Buffer.concat([message('R', int32(0)), message('Z', Buffer.from('I'))])); // AuthenticationOk, ReadyForQuery
+        } else if (type === 'X') socket.end();
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    passwords,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('the password step', () => {
+  it('runs an async password function in the connect span (what the connection receives later does not: pg.test.ts)', async () => {
+    const exporter = useMemoryRuntime();
+    const peer = await passwordAskingServer();
+    const { getSpan } = await import('../../src/context/context');
+    let activeInPassword: unknown;
+    const client = new pg.Client({ host: '127.0.0.1', port: peer.port, user: 'u', database: 'd', password: async () => {
+      activeInPassword = getSpan(contextManager.active());
+      return 'token-1';
+    } });
+    try {
+      await client.connect();
+    } finally {
+      await client.end();
+      await peer.close();
+    }
+    expect(peer.passwords).toEqual(['token-1']);
+    const [connect] = exporter.getFinishedSpans();
+    expect(connect.name).toBe('pg.connect');
+    expect((activeInPassword as { spanContext(): { spanId: string } } | undefined)?.spanContext().spanId).toBe(connect.spanContext().spanId);
+  });
+});
+
 describe('wrapper shape', () => {
   it('keeps name and length, and patches once', () => {
     const wrapped = pg.Client.prototype.query;

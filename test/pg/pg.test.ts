@@ -31,6 +31,7 @@ beforeAll(async () => {
     'pool-exhaustion',
     'concurrent-parents',
     'sanitizing',
+    'notifications',
     'outside-any-span',
     'pg-native',
   ]));
@@ -157,6 +158,16 @@ describe('connection and query spans', () => {
     const outside = spans.filter((s) => s.attributes['db.query.text'] === 'SELECT ? AS outside');
     expect(outside).toHaveLength(1);
     expect(outside[0].parentSpanId).toBeUndefined();
+  });
+
+  it('runs what a connection receives later (a NOTIFY) outside the span that connected it', () => {
+    expectChecks(report, ['notification handler']);
+    const notified = spans.filter((s) => s.attributes['db.query.text'] === 'SELECT ? AS notified');
+    expect(notified).toHaveLength(1);
+    expect(notified[0].parentSpanId).toBeUndefined();
+    // the connect spans are still the scenario's children
+    const { spans: trace } = scenario('notifications');
+    expect(trace.filter((s) => s.name === 'pg.connect')).toHaveLength(2);
   });
 
   it('does not load pg.native (a lazy getter that requires pg-native) and leaves it working', () => {
