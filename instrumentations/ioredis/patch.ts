@@ -136,6 +136,16 @@ function startCommandSpan(client: any, command: any, parent: Context): Span {
 // ---------------------------------------------------------------------------------------------------------------
 // Commands
 
+/**
+ * The commands ioredis sends by itself while connecting (lib/redis/event_handler.js: connectHandler and the ready
+ * check): AUTH, SELECT, CLIENT SETNAME / SETINFO, INFO, and READONLY for cluster replicas.
+ */
+const HANDSHAKE_COMMANDS = new Set(['auth', 'select', 'client', 'info', 'readonly']);
+
+function isHandshakeCommand(name: unknown): boolean {
+  return typeof name === 'string' && HANDSHAKE_COMMANDS.has(name.toLowerCase());
+}
+
 function makeSendCommand(original: (...args: any[]) => any) {
   return function sendCommand(this: any, command: any, stream: any): any {
     if (!runtime.tracingEnabled || command === null || typeof command !== 'object') return original.apply(this, arguments as any);
@@ -146,8 +156,11 @@ function makeSendCommand(original: (...args: any[]) => any) {
     let parent = contextManager.active();
     if (isTracingSuppressed(parent)) return original.apply(this, arguments as any);
     try {
-      // ioredis's own handshake (AUTH, SELECT, INFO…) runs from the socket, in the root context.
-      if (this.status === 'connect' && getSpan(parent) === undefined) parent = connecting.get(this) ?? parent;
+      // ioredis's own handshake (AUTH, SELECT, INFO…) runs from the socket, in the root context. So does the
+      // application's 'connect' listener, whose commands are its own: only the handshake's commands are taken.
+      if (this.status === 'connect' && getSpan(parent) === undefined && isHandshakeCommand(command.name)) {
+        parent = connecting.get(this) ?? parent;
+      }
       endOnSettle(command, startCommandSpan(this, command, parent), false);
     } catch (err) {
       reportInstrumentationError('ioredis', 'starting a command span', err);

@@ -177,6 +177,11 @@ describe.each(VARIANTS)('ioredis $name', ({ name, version, pkg, nodeArgs }) => {
     expect(reconnect.attributes['server.address']).toBe(REDIS_ADDRESS);
     expect(reconnect.start > scenarioSpan(spans, 'kill').start).toBe(true);
     expect(childrenOf(spans, reconnect).map((s) => s.name)).toContain('INFO');
+    // the application's command from its 'connect' listener, during the handshake, is its own root span
+    expect(childrenOf(spans, reconnect).map((s) => s.name)).not.toContain('SET');
+    const onConnect = spans.filter((s) => s.name === 'SET' && String(s.attributes['db.query.text']).includes('on-connect'));
+    expect(onConnect).toHaveLength(1);
+    expect(onConnect[0].parentSpanId).toBeUndefined();
   });
 
   it('exports every span it starts (nothing left dangling)', () => {
