@@ -3,7 +3,7 @@
 /**
  * `npm run bench`: every benchmark, zerotel beside its peer in the same run, then one Markdown table.
  *
- *   startup.js    node -e, and an express app to listening, with no agent / zerotel / the OpenTelemetry
+ *   startup.js    node -e, and an express app (CommonJS and ES module) to listening, with no agent / zerotel / the OpenTelemetry
  *                 auto-instrumentations
  *   span-cost.js  span start + 5 attributes + end + batch hand-off, zerotel vs @opentelemetry/sdk-trace-base
  *   micro.js      context, propagation, attribute building, vs the OpenTelemetry equivalents
@@ -101,11 +101,16 @@ function markdown(r) {
     `@opentelemetry/sdk-trace-base ${r.versions['@opentelemetry/sdk-trace-base']}, express ${r.versions.express}.`);
   lines.push('');
   const express = r.startup.express;
-  lines.push(`| startup | \`node -e\`, to the first line of the program | added |${express ? ' express 5 app, to listening | added |' : ''}`);
-  lines.push(`|---|---:|---:|${express ? '---:|---:|' : ''}`);
+  const esm = r.startup.esm;
+  lines.push(`| startup | \`node -e\`, to the first line of the program | added |${express ? ' express 5 app, to listening | added |' : ''}${esm ? ' the same as an ES module | added |' : ''}`);
+  lines.push(`|---|---:|---:|${express ? '---:|---:|' : ''}${esm ? '---:|---:|' : ''}`);
   const added = (x, k) => (k === 'none' ? '—' : '+' + x.addedMs[k].toFixed(1) + ' ms');
   for (const k of Object.keys(r.startup.medianMs)) {
-    lines.push(`| ${k} | ${r.startup.medianMs[k].toFixed(1)} ms | ${added(r.startup, k)} |${express ? ` ${express.medianMs[k].toFixed(1)} ms | ${added(express, k)} |` : ''}`);
+    lines.push(
+      `| ${k} | ${r.startup.medianMs[k].toFixed(1)} ms | ${added(r.startup, k)} |` +
+        `${express ? ` ${express.medianMs[k].toFixed(1)} ms | ${added(express, k)} |` : ''}` +
+        `${esm ? ` ${esm.medianMs[k].toFixed(1)} ms | ${added(esm, k)} |` : ''}`,
+    );
   }
   lines.push('');
   lines.push('| hot path | zerotel | OpenTelemetry | zerotel faster |');

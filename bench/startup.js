@@ -7,7 +7,9 @@
  * - `node -e`: the time from process start to the first line of the program (performance.now() at that point,
  *   which counts from the process's time origin), so that process teardown does not blur it;
  * - an express 5 app (express-hello-app.js: three middlewares, one route): from process start to listening,
- *   which adds loading and patching the modules an application actually uses (http, express, its router).
+ *   which adds loading and patching the modules an application actually uses (http, express, its router);
+ * - the same app as an ES module (express-hello-app.mjs, `import express from 'express'`), where an agent must
+ *   also instrument imports (each agent as its `--require` registers it, nothing more).
  *
  * Usage: node bench/startup.js [--runs 40] [--json]
  */
@@ -38,6 +40,7 @@ const ENV = {
 const PROGRAMS = {
   eval: ['-e', 'process.stdout.write(String(performance.now()))'],
   express: [path.join(__dirname, 'express-hello-app.js'), '--exit-when-listening'],
+  esm: [path.join(__dirname, 'express-hello-app.mjs'), '--exit-when-listening'],
 };
 
 function once(name, program) {
@@ -73,11 +76,12 @@ const result = {
   runs: Number(opts.runs),
   ...evalRun,
   express: measure('express'),
+  esm: measure('esm'),
 };
 if (opts.json) process.stdout.write(JSON.stringify(result) + '\n');
 else {
   console.log(`${result.benchmark}, median of ${result.runs} interleaved runs`);
-  for (const [label, r] of [['node -e', result], ['express app', result.express]]) {
+  for (const [label, r] of [['node -e', result], ['express app', result.express], ['express app, ES module', result.esm]]) {
     console.log(label);
     for (const k of Object.keys(SUBJECTS)) console.log(`  ${k.padEnd(22)} ${r.medianMs[k].toFixed(1).padStart(7)} ms  (${k === 'none' ? '—' : '+' + r.addedMs[k].toFixed(1) + ' ms'})`);
   }

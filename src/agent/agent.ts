@@ -55,8 +55,11 @@ export class Agent {
 
     this.hooks = new InstrumentationHooks([...selectInstrumentations(config), apiBridgeDefinition]);
     this.esm = applicationUsesEsm(config.nodeOptions, config.esmHook);
-    if (this.esm && !registerEsmLoader(this.hooks.esmInclude)) this.esm = false;
-    this.hooks.enable({ esm: this.esm });
+    this.hooks.enable({
+      esm: this.esm ? registerEsmLoader(this.hooks.esmInclude) : false,
+      entry: process.argv[1],
+      dynamicImports: config.esmHook !== false,
+    });
     this.lifecycle = new ProcessLifecycle(this);
     this.lifecycle.install();
   }

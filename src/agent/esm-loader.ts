@@ -1,11 +1,16 @@
 /**
- * The ESM side of the preload. import-in-the-middle needs a loader hook, and where it must be registered with
- * `module.register` (all of Node.js 20, older 22 and 24) that starts a separate loader thread: about a hundred
- * milliseconds of startup, and a thread for the life of the process. CommonJS applications do not need it
- * (require-in-the-middle sees their modules), so the hook is registered only when the application uses ES
- * modules: an `.mjs` entry, a `.js` entry whose package says `"type": "module"` or whose source uses
- * import/export syntax, or a process started with `--import`/`--loader`. OTEL_NODE_ESM_HOOK=true|false
- * overrides the guess.
+ * The ESM side of the preload. CommonJS applications need nothing here (require-in-the-middle sees their modules),
+ * so this runs only when the application uses ES modules: an `.mjs` entry, a `.js` entry whose package says
+ * `"type": "module"` or whose source uses import/export syntax, or a process started with `--import`/`--loader`.
+ * OTEL_NODE_ESM_HOOK=true|false overrides the guess.
+ *
+ * Where Node.js runs `module.registerHooks` hooks in the application's own thread correctly, import-in-the-middle's
+ * hook is registered there. Elsewhere (all of Node.js 20, older 22 and 24) it could only be registered with
+ * `module.register`, which runs it in a loader thread: measured on Node 20, a one-line ES module started ~110 ms
+ * later under the agent and one importing 140 modules ~320 ms later, most of it that thread's start and its
+ * round trip per imported module. There the agent uses no loader at all: every package it instruments is
+ * CommonJS, which Node loads through its CommonJS loader even for an import, and the hooks instrument it there
+ * (InstrumentationHooks._hookModuleLoad).
  */
 import fs = require('node:fs');
 import path = require('node:path');
@@ -73,26 +78,20 @@ export function applicationUsesEsm(nodeOptions: string | undefined, setting: boo
 }
 
 /**
- * Registers import-in-the-middle's loader hook for the given module names only. Where Node.js runs
- * `module.registerHooks` hooks correctly (22.22.3+, 24.11.1+, 25.1+: import-in-the-middle's `supportsSyncHooks`
- * knows the versions), the hook runs in the application's own thread: no loader thread, ~15 MB less resident
- * memory and no message round trip per imported module. Elsewhere (all of Node.js 20) it is `module.register`.
+ * How ES module imports will be instrumented: import-in-the-middle's hook for the given module names, where
+ * Node.js runs `module.registerHooks` hooks correctly (22.22.3+, 24.11.1+, 25.1+: import-in-the-middle's
+ * `supportsSyncHooks` knows the versions), in the application's own thread; elsewhere through the CommonJS loader,
+ * with no loader thread (see above).
  */
-export function registerEsmLoader(include: Array<string | RegExp>): boolean {
+export function registerEsmLoader(include: Array<string | RegExp>): 'import-hook' | 'commonjs-loader' {
   try {
     const mod = require('node:module') as typeof import('node:module') & { registerHooks?: unknown };
-    if (typeof mod.registerHooks === 'function' && registerInThread(include)) return true;
-    if (typeof mod.register !== 'function') {
-      diag.warn('this Node.js has no module.register: ES module imports will not be instrumented');
-      return false;
-    }
-    const { pathToFileURL } = require('node:url') as typeof import('node:url');
-    mod.register('import-in-the-middle/hook.mjs', pathToFileURL(__filename), { data: { include } });
-    return true;
+    if (typeof mod.registerHooks === 'function' && registerInThread(include)) return 'import-hook';
   } catch (err) {
-    diag.error('could not register the ES module loader hook; ES module imports will not be instrumented', err);
-    return false;
+    diag.debug('ES module hook: the in-thread hook is not available', err);
   }
+  diag.debug('ES module imports: instrumented through the CommonJS loader (no loader thread)');
+  return 'commonjs-loader';
 }
 
 /** The in-thread hook, where this Node.js runs it correctly; false means "use the loader thread instead". */
@@ -108,7 +107,7 @@ function registerInThread(include: Array<string | RegExp>): boolean {
     diag.debug('ES module hook: in-thread (module.registerHooks)');
     return true;
   } catch (err) {
-    diag.debug('ES module hook: the in-thread hook could not be registered, using module.register', err);
+    diag.debug('ES module hook: the in-thread hook could not be registered, using the CommonJS loader', err);
     return false;
   }
 }

@@ -520,8 +520,9 @@ export function diagnose(dir: string, env: Env): DoctorReport {
       findings.push({
         level: 'note',
         message:
-          `${where}. \`--require zerotel/register\` covers it: the agent sees the ES module entry and registers the loader hook, ` +
-          `which costs a loader thread (tens of milliseconds of startup on Node.js 20). \`--import zerotel/register\` gives the same ` +
+          `${where}. \`--require zerotel/register\` covers it: the agent sees the ES module entry and instruments its imports, ` +
+          `with no loader thread (import-in-the-middle's hook in the application's thread where Node.js can run it there, ` +
+          `Node's CommonJS loader elsewhere). \`--import zerotel/register\` gives the same ` +
           `result for this app; the difference is that with --import the hook is always registered, even for a CommonJS entry, ` +
           `and that tools which only accept --import flags can use it.`,
       });

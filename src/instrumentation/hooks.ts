@@ -33,6 +33,9 @@ interface Applied {
 
 const BUILTINS = new Set(['http', 'https', 'http2', 'net', 'dns', 'fs', 'child_process']);
 
+/** The package the API bridge (src/agent/api-bridge.ts) hooks. */
+const API_PACKAGE = '@opentelemetry/api';
+
 /** Jest's module system, hooked so that the modules Jest loads for a test file are instrumented (jest-runtime.ts). */
 const JEST_RUNTIME = 'jest-runtime';
 const NODE_MODULES = `${path.sep}node_modules${path.sep}`;
@@ -134,6 +137,25 @@ function packageOf(id: string): string {
   return second === -1 ? name : name.slice(0, second);
 }
 
+/** Whether the package.json nearest to the application's main script lists `name` among its dependencies. */
+function applicationDependsOn(entry: string, name: string): boolean {
+  let dir = path.dirname(path.resolve(entry));
+  for (let i = 0; i < 64; i++) {
+    const pkg = packageJsonOf(dir);
+    if (pkg !== undefined) {
+      for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) {
+        const deps = pkg[field];
+        if (deps !== null && typeof deps === 'object' && Object.prototype.hasOwnProperty.call(deps, name)) return true;
+      }
+      return false;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return false;
+    dir = parent;
+  }
+  return false;
+}
+
 /** The gate looks like the function it stands in for (name, length), as any wrapper of ours must. */
 function markGate<F extends Function>(gate: F, original: Function): F {
   try {
@@ -150,8 +172,20 @@ function isObjectLike(v: unknown): v is object {
 }
 
 export interface HookOptions {
-  /** Also hook ES module imports (needs import-in-the-middle's loader hook registered). */
-  esm: boolean;
+  /**
+   * How ES module imports are instrumented: through import-in-the-middle's hook (`import-hook`, which needs its
+   * loader hook registered), through the CommonJS loader that Node loads imported CommonJS packages with
+   * (`commonjs-loader`, see _hookModuleLoad), or not at all (false: a CommonJS application, whose modules
+   * require-in-the-middle sees).
+   */
+  esm: false | 'import-hook' | 'commonjs-loader';
+  /** The application's main script, from which `commonjs-loader` looks for @opentelemetry/api. */
+  entry?: string;
+  /**
+   * For a CommonJS application (`esm` false): instrument the packages it loads with `import()`, which reach Node's
+   * CommonJS loader as an ES module's imports do (_hookModuleLoad). Off when OTEL_NODE_ESM_HOOK=false.
+   */
+  dynamicImports?: boolean;
 }
 
 export class InstrumentationHooks {
@@ -237,7 +271,11 @@ export class InstrumentationHooks {
       }
     }
     this._deferRequireHook(this.hookNames);
-    if (options.esm) {
+    // A CommonJS application's `import()` of a package reaches Node's CommonJS loader the same way as an ES
+    // module's import: the loader's hook serves both, unless import-in-the-middle's does.
+    if (options.esm === 'commonjs-loader' || (options.esm === false && options.dynamicImports === true)) this._hookModuleLoad();
+    if (options.esm === 'commonjs-loader') this._requireForEsm(options.entry);
+    if (options.esm === 'import-hook') {
       try {
         const IITM = require('import-in-the-middle') as typeof import('import-in-the-middle');
         const HookClass = (IITM.Hook ?? (IITM as any).default) as typeof IITM.Hook;
@@ -322,6 +360,62 @@ export class InstrumentationHooks {
 
   private _undoGate: (() => void) | undefined;
   private _removeEsmFileHook: (() => void) | undefined;
+  private _undoModuleLoad: (() => void) | undefined;
+
+  /**
+   * ES modules without a loader thread. Where import-in-the-middle's hook can only be registered with
+   * `module.register` (Node.js 20; 22 before 22.22.3; 24 before 24.11.1), Node runs it in a loader thread of its
+   * own, which costs ~60 ms to start and a round trip between threads for every module the application imports
+   * (on Node 20, a hook that does nothing made a one-line ES module start 59 ms later and one importing 140
+   * modules 241 ms later). Every package we instrument is CommonJS, and Node loads a CommonJS module that an ES
+   * module imports with `Module._load(filename)` — not through `require`, which require-in-the-middle watches.
+   * This wrapper hands such a load of an instrumented package's file to the instrumentations, as a require of it
+   * would have been; the other loads pass straight through (`require()` calls, which always have a parent, first).
+   */
+  private _hookModuleLoad(): void {
+    const Module = require('node:module') as any;
+    const original = Module._load;
+    if (typeof original !== 'function') return;
+    const hooks = this;
+    const load = markGate(function _load(this: unknown, request: unknown, parent: unknown) {
+      const exports = original.apply(this, arguments);
+      if (parent == null && typeof request === 'string' && request.includes(NODE_MODULES)) {
+        return hooks._onPackageFileLoaded(exports, request, true);
+      }
+      return exports;
+    }, original);
+    Module._load = load;
+    this._undoModuleLoad = () => {
+      if (Module._load === load) Module._load = original;
+    };
+  }
+
+  /**
+   * What an ES module application imports that never passes through Module._load, required at startup so that it
+   * is instrumented all the same: the instrumented built-ins (an ES module's `import http from 'node:http'`, or
+   * `import { request }`, gets Node's facade of the exports as they are at its first import: patched by then),
+   * and @opentelemetry/api when the application's package.json depends on it (its ES module build loads no
+   * CommonJS at all; the API keeps its globals per major version, so registering through the CommonJS build
+   * serves the ES module build). Not merely when it is installed: it is often there for some dependency's sake,
+   * and loading it takes ~25 ms (Node 20).
+   */
+  private _requireForEsm(entry: string | undefined): void {
+    for (const [key, entries] of this._byName) {
+      if (!BUILTINS.has(key) || !entries.some((e) => e.module.file === undefined)) continue;
+      try {
+        require('node:' + key);
+      } catch (err) {
+        diag.debug(`could not load ${key} for ES module imports`, err);
+      }
+    }
+    if (entry === undefined || !this._byName.has(API_PACKAGE) || !applicationDependsOn(entry, API_PACKAGE)) return;
+    try {
+      const { createRequire } = require('node:module') as typeof import('node:module');
+      createRequire(entry)(API_PACKAGE);
+    } catch (err) {
+      diag.debug(`${API_PACKAGE} is in the application's package.json but could not be loaded`, err);
+    }
+  }
 
   /**
    * Every module the ESM loader wrapped, by URL: an instrumented package's entry imported by its file path (see
@@ -356,6 +450,8 @@ export class InstrumentationHooks {
     this._enabled = false;
     this._undoGate?.();
     this._undoGate = undefined;
+    this._undoModuleLoad?.();
+    this._undoModuleLoad = undefined;
     try {
       this._ritm?.unhook();
       this._iitm?.unhook();
@@ -420,18 +516,26 @@ export class InstrumentationHooks {
    * `package/path/in/it` for another file) and handed to the instrumentations. Cheap for the thousands of files
    * that concern none: one search for node_modules in the path and a set lookup.
    */
-  private readonly _onJestModuleLoaded = (exports: unknown, filename: string): unknown => {
+  private readonly _onJestModuleLoaded = (exports: unknown, filename: string): unknown => this._onPackageFileLoaded(exports, filename, false);
+
+  /**
+   * A module file loaded by its file name (by Jest, or by Node for an ES module's import): named as
+   * require-in-the-middle would name it (the package for its main file, `package/path/in/it` for another file)
+   * and handed to the instrumentations. `track`: see onModuleLoaded. Cheap for the files that concern none: one
+   * search for node_modules in the path and a set lookup.
+   */
+  private _onPackageFileLoaded(exports: unknown, filename: string, track: boolean): unknown {
     try {
       if (!this._enabled) return exports;
       const file = packageFileOf(filename);
       if (file === undefined || !this._packages.has(file.pkg)) return exports;
       const name = filename === mainFileOf(file.basedir) ? file.pkg : file.pkg + '/' + file.inner;
-      return this.onModuleLoaded(exports, name, file.basedir, 'commonjs', false);
+      return this.onModuleLoaded(exports, name, file.basedir, 'commonjs', track);
     } catch (err) {
-      diag.error(`instrumenting ${filename} (loaded by Jest) failed; it is left as it was`, err);
+      diag.error(`instrumenting ${filename} failed; it is left as it was`, err);
       return exports;
     }
-  };
+  }
 
   /**
    * The import hook. For a CommonJS module or a Node.js built-in the namespace's `default` is the real exports

@@ -126,7 +126,7 @@ describe('zerotel doctor on other apps', () => {
     expect(problems(r)).toEqual([]);
     const esmNote = notes(r).find((n) => n.startsWith('src/main.js is an ES module.'))!;
     expect(esmNote).toContain('`--require zerotel/register` covers it');
-    expect(esmNote).toContain('loader thread');
+    expect(esmNote).toContain('with no loader thread');
     expect(esmNote).toContain('with --import the hook is always registered, even for a CommonJS entry');
     expect(notes(r)).toContain('To trace the test suite ("vitest run"), run it as `zerotel run npm test`.');
     expect(Object.fromEntries(r.config)['ES module hook']).toBe('decided per process (for this app: on)');
