@@ -6,7 +6,7 @@
  * - `db.query.text` "SHOULD correspond to the syntax of the Redis CLI", e.g. `HMSET myhash field1 ? field2 ?`,
  *   and is collected by default only when sanitized (database-spans.md, "Sanitization of db.query.text").
  *   Our sanitized form keeps the command and its key — the first argument, when the command's first argument
- *   is a key — and writes `?` for every other argument. `full` keeps every argument (opt-in), `none` collects none.
+ *   is a key — or a container command's subcommand (`SCRIPT LOAD`), and writes `?` for every other argument. `full` keeps every argument (opt-in), `none` collects none.
  * - `db.operation.name` of a transaction or pipeline is `MULTI` / `PIPELINE`, or `MULTI SET` / `PIPELINE SET`
  *   when every command in it is the same.
  * - `db.response.status_code` is the prefix of a Redis simple error (`ERR`, `WRONGTYPE`), and `error.type`
@@ -62,9 +62,47 @@ const KEYED_MODULE_PREFIXES = ['JSON.', 'TS.', 'BF.', 'CF.', 'CMS.', 'TOPK.', 'T
 const keyedModuleCommands = new Map<string, boolean>();
 
 /**
- * Whether the command's first argument is a key, kept in sanitized `db.query.text`. Container commands
- * (`CONFIG SET …`, `CLIENT SETNAME …`) are not: their subcommand is written as `?` too, since telling a
- * subcommand keyword from a value would need the full command table.
+ * The subcommands of Redis's container commands (`COMMAND DOCS` lists them), kept in sanitized `db.query.text`
+ * (`SCRIPT LOAD ?`, `CLIENT SETINFO ? ?`): a fixed keyword says what the command did, and no value can pass as one,
+ * since only these exact words are written. Any other first argument of these commands is `?`.
+ */
+const SUBCOMMANDS = new Map<string, Set<string>>(
+  (
+    [
+      ['CLIENT', 'CACHING GETNAME GETREDIR ID INFO KILL LIST NO-EVICT NO-TOUCH PAUSE REPLY SETINFO SETNAME TRACKING TRACKINGINFO UNBLOCK UNPAUSE'],
+      ['CONFIG', 'GET RESETSTAT REWRITE SET'],
+      ['SCRIPT', 'DEBUG EXISTS FLUSH KILL LOAD'],
+      ['FUNCTION', 'DELETE DUMP FLUSH KILL LIST LOAD RESTORE STATS'],
+      ['OBJECT', 'ENCODING FREQ IDLETIME REFCOUNT'],
+      ['MEMORY', 'DOCTOR MALLOC-STATS PURGE STATS USAGE'],
+      ['XINFO', 'CONSUMERS GROUPS STREAM'],
+      ['XGROUP', 'CREATE CREATECONSUMER DELCONSUMER DESTROY SETID'],
+      ['PUBSUB', 'CHANNELS NUMPAT NUMSUB SHARDCHANNELS SHARDNUMSUB'],
+      ['COMMAND', 'COUNT DOCS GETKEYS GETKEYSANDFLAGS INFO LIST'],
+      ['CLUSTER', 'COUNTKEYSINSLOT GETKEYSINSLOT INFO KEYSLOT LINKS MYID MYSHARDID NODES REPLICAS SHARDS SLOTS'],
+      ['ACL', 'CAT DELUSER DRYRUN GETUSER LIST LOAD LOG SAVE SETUSER USERS WHOAMI'],
+      ['LATENCY', 'DOCTOR GRAPH HISTOGRAM HISTORY LATEST RESET'],
+      ['SLOWLOG', 'GET LEN RESET'],
+      ['MODULE', 'LIST LOAD LOADEX UNLOAD'],
+    ] as const
+  ).map(([command, words]) => [command, new Set(words.split(' '))]),
+);
+
+/** The subcommand a container command's first argument names, upper-cased, or undefined (then it is `?`). */
+export function subcommandText(command: string, arg: unknown): string | undefined {
+  const words = SUBCOMMANDS.get(command);
+  if (words === undefined) return undefined;
+  let word: string | undefined;
+  if (typeof arg === 'string') word = arg;
+  else if (isBytes(arg) && arg.length <= 32) word = decodeBounded(arg, 32);
+  if (word === undefined || word.length > 32) return undefined;
+  const upper = word.toUpperCase();
+  return words.has(upper) ? upper : undefined;
+}
+
+/**
+ * Whether the command's first argument is a key, kept in sanitized `db.query.text`. A container command's
+ * subcommand is kept too (subcommandText); any other first argument may be a value or a secret.
  */
 export function firstArgumentIsKey(command: string): boolean {
   if (FIRST_ARGUMENT_IS_KEY.has(command)) return true;
@@ -153,8 +191,9 @@ export function commandQueryText(mode: QueryTextMode, name: string, args: ArrayL
     for (let i = 0; i < count; i++) text += ' ' + argumentText(args![from + i], MAX_FULL_ARGUMENT_LENGTH);
     return text;
   }
-  if (!firstArgumentIsKey(name)) return name + placeholders(count);
-  return name + ' ' + argumentText(args![from], MAX_KEY_LENGTH) + placeholders(count - 1);
+  if (firstArgumentIsKey(name)) return name + ' ' + argumentText(args![from], MAX_KEY_LENGTH) + placeholders(count - 1);
+  const subcommand = subcommandText(name, args![from]);
+  return subcommand === undefined ? name + placeholders(count) : name + ' ' + subcommand + placeholders(count - 1);
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   databaseNamespace,
   endpointFromOptions,
   firstArgumentIsKey,
+  subcommandText,
   firstErrorIn,
   MAX_BATCH_TEXT_COMMANDS,
   MAX_FULL_ARGUMENT_LENGTH,
@@ -50,7 +51,17 @@ describe('commandQueryText', () => {
     expect(commandQueryText('sanitized', 'AUTH', ['AUTH', 'user', 'hunter2'], 1)).toBe('AUTH ? ?');
     expect(commandQueryText('sanitized', 'ECHO', ['ECHO', 'hello'], 1)).toBe('ECHO ?');
     expect(commandQueryText('sanitized', 'EVAL', ['EVAL', 'return 1', '0'], 1)).toBe('EVAL ? ?');
-    expect(commandQueryText('sanitized', 'CONFIG', ['CONFIG', 'SET', 'requirepass', 'x'], 1)).toBe('CONFIG ? ? ?');
+    expect(commandQueryText('sanitized', 'CONFIG', ['CONFIG', 'requirepass', 'x'], 1)).toBe('CONFIG ? ?');
+  });
+
+  it("keeps a container command's subcommand, and only the known keywords", () => {
+    expect(commandQueryText('sanitized', 'CONFIG', ['CONFIG', 'SET', 'requirepass', 'x'], 1)).toBe('CONFIG SET ? ?');
+    expect(commandQueryText('sanitized', 'SCRIPT', ['load', 'return 1'], 0)).toBe('SCRIPT LOAD ?');
+    expect(commandQueryText('sanitized', 'CLIENT', [Buffer.from('setinfo'), 'lib-name', 'ioredis'], 0)).toBe('CLIENT SETINFO ? ?');
+    expect(commandQueryText('sanitized', 'CLIENT', ['hunter2'], 0)).toBe('CLIENT ?');
+    expect(commandQueryText('sanitized', 'XGROUP', ['CREATE', 'stream', 'group', '$'], 0)).toBe('XGROUP CREATE ? ? ?');
+    expect(subcommandText('GET', 'SET')).toBeUndefined();
+    expect(subcommandText('CONFIG', 'x'.repeat(100))).toBeUndefined();
   });
 
   it('writes a Buffer key as text up to its bound, and never decodes a Buffer value', () => {
@@ -91,7 +102,7 @@ describe('commandQueryText', () => {
         const text = commandQueryText('sanitized', name, [name, key, ...rest], 1)!;
         for (const value of rest) expect(text).not.toContain(String(value));
         const keyed = firstArgumentIsKey(name);
-        const expected = name + ' ' + (keyed ? argumentText(key, MAX_KEY_LENGTH) : '?') + ' ?'.repeat(rest.length);
+        const expected = name + ' ' + (keyed ? argumentText(key, MAX_KEY_LENGTH) : (subcommandText(name, key) ?? '?')) + ' ?'.repeat(rest.length);
         expect(text).toBe(expected);
       }),
     );
