@@ -13,6 +13,7 @@
  * One forward pass, no regular expressions: linear in the text, and it stops as soon as `maxLength` characters
  * of output exist (the conventions allow truncating the sanitized value for performance).
  */
+import { truncateString } from '../../src/trace/attributes';
 import {
   Char,
   isDigit,
@@ -88,7 +89,14 @@ export function sanitizeSql(text: string, maxLength: number = Infinity): string 
     copyFrom = i = literalEnd;
   }
   out += text.slice(copyFrom, i);
-  return out.length > maxLength ? out.slice(0, maxLength) : out;
+  if (out.length > maxLength) out = truncateString(out, maxLength);
+  // The scan stops by UTF-16 units: a cut between the two halves of a character outside the Basic Multilingual
+  // Plane would leave half of it, which the exporter could only send as U+FFFD.
+  if (i < n && out !== '') {
+    const last = charCodeAt.call(out, out.length - 1);
+    if (last >= 0xd800 && last <= 0xdbff) out = out.slice(0, -1);
+  }
+  return out;
 }
 
 function endsWithWhitespace(s: string): boolean {

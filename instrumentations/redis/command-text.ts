@@ -16,6 +16,7 @@
  * concatenation, Buffers never decoded except a bounded slice of a key (or, in `full` mode, of each argument).
  */
 import { isError, isUint8Array } from '../../src/instrumentation/cross-realm';
+import { truncateString } from '../../src/trace/attributes';
 const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
 
 export type QueryTextMode = 'sanitized' | 'full' | 'none';
@@ -156,7 +157,7 @@ function decodeBounded(bytes: Uint8Array, limit: number): string {
 export function argumentText(arg: unknown, limit: number): string {
   switch (typeof arg) {
     case 'string':
-      return arg.length <= limit ? arg : arg.slice(0, limit) + ELLIPSIS;
+      return arg.length <= limit ? arg : truncateString(arg, limit) + ELLIPSIS;
     case 'number':
     case 'bigint':
     case 'boolean':

@@ -10,6 +10,7 @@
  * Our objects implement the API's interfaces as they are (see src/api/types.ts); nothing is adapted.
  */
 import { diag } from '../diag/logger';
+import { applicationDependsOn } from '../instrumentation/hooks';
 import type { InstrumentationDefinition, ModuleInfo, Patcher } from '../instrumentation/types';
 import type { Sdk } from './sdk';
 
@@ -19,6 +20,7 @@ interface ApiModule {
   propagation: { setGlobalPropagator(propagator: unknown): boolean };
 }
 
+const API_PACKAGE = '@opentelemetry/api';
 let getSdk: (() => Sdk) | undefined;
 const registered = new WeakSet<object>();
 
@@ -63,3 +65,26 @@ export const apiBridgeDefinition: InstrumentationDefinition = {
   packageName: '@opentelemetry/api',
   modules: [{ name: '@opentelemetry/api', versions: '>=1.0.0 <2', patches: 'global tracer provider, context manager and propagator', load: () => patcher }],
 };
+
+/**
+ * OTEL_SDK_DISABLED=true turns tracing off but "has no effect on propagators configured through the
+ * OTEL_PROPAGATORS variable" (sdk-environment-variables.md). Nothing of the agent's runs then, so the only user of
+ * a propagator is the application's own code through @opentelemetry/api: when the application's package.json
+ * depends on the API, the configured propagators are registered there (as the API keeps its globals per major
+ * version on globalThis, through the CommonJS build for an ES module application too). Nothing is hooked: an
+ * application that turned the agent off pays for one package.json read, and the API's loading only if it uses it.
+ */
+export function registerPropagatorsOnly(propagators: readonly string[], entry: string | undefined): void {
+  try {
+    if (entry === undefined || entry === '' || !applicationDependsOn(entry, API_PACKAGE)) return;
+    const { createRequire } = require('node:module') as typeof import('node:module');
+    const path = require('node:path') as typeof import('node:path');
+    const api = createRequire(path.resolve(entry))(API_PACKAGE) as Partial<ApiModule> | undefined;
+    if (typeof api?.propagation?.setGlobalPropagator !== 'function') return;
+    const { LazyPropagator } = require('../propagators/lazy-propagator') as typeof import('../propagators/lazy-propagator');
+    if (api.propagation.setGlobalPropagator(new LazyPropagator(propagators))) diag.debug(`propagators registered with ${API_PACKAGE}`);
+    else diag.warn(`${API_PACKAGE} already had a global propagator; OTEL_PROPAGATORS is not applied to it`);
+  } catch (err) {
+    diag.debug(`could not register the propagators with ${API_PACKAGE}`, err);
+  }
+}

@@ -3,8 +3,9 @@
  * second copy of the agent, or this is not the main thread, builds and starts the agent. Never throws.
  */
 import { readConfig } from '../config';
-import { diag } from '../diag/logger';
+import { LogLevel, diag } from '../diag/logger';
 import { Agent } from './agent';
+import { registerPropagatorsOnly } from './api-bridge';
 import { setCodeCacheOptions } from './code-cache';
 import { agentVersion } from '../version';
 
@@ -61,12 +62,14 @@ export function start(): Agent | undefined {
       return undefined;
     }
     if (config.sdkDisabled) {
-      diag.info('OTEL_SDK_DISABLED=true: zerotel does nothing in this process');
+      diag.debug('OTEL_SDK_DISABLED=true: zerotel does nothing in this process but apply OTEL_PROPAGATORS');
+      registerPropagatorsOnly(config.propagators, process.argv[1]);
       return undefined;
     }
     const agent = new Agent(config);
     mark.agent = agent;
-    if (diag.level >= 60) diag.info(`zerotel ${agentVersion()} started: ${agent.describe()}`);
+    // At debug, not info: info is the default level (as the specification's), and a healthy agent prints nothing.
+    if (diag.level >= LogLevel.DEBUG) diag.debug(`zerotel ${agentVersion()} started: ${agent.describe()}`);
     return agent;
   } catch (err) {
     diag.error('the agent could not start; the application runs without it', err);

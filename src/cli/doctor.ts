@@ -14,6 +14,7 @@ import { readConfig, type AgentConfig, type Env } from '../config';
 import { diag, LogLevel } from '../diag/logger';
 import { resolveFileTarget } from '../exporters/file-exporter';
 import { ALL_INSTRUMENTATIONS, selectInstrumentations } from '../instrumentation/registry';
+import { defaultServiceName } from '../resource/detectors';
 import type { InstrumentationDefinition } from '../instrumentation/types';
 import { paint } from '../render/trace-tree';
 import { EXIT, UsageError, useColor, type CliIo } from './io';
@@ -310,7 +311,7 @@ function serviceName(config: AgentConfig, app: AppInfo): string {
   const fromAttributes = config.resourceDetectors.includes('env') ? config.resourceAttributes.find(([k]) => k === 'service.name') : undefined;
   if (fromAttributes !== undefined) return `${fromAttributes[1]} (OTEL_RESOURCE_ATTRIBUTES)`;
   if (config.resourceDetectors.includes('package') && app.name !== undefined) return `${app.name} (package.json name)`;
-  return 'unknown_service:node (set OTEL_SERVICE_NAME)';
+  return `${defaultServiceName()} (set OTEL_SERVICE_NAME)`;
 }
 
 function describeExporter(name: string, config: AgentConfig, dir: string): string {

@@ -123,6 +123,16 @@ export interface ConfigResult {
 const DEFAULT_HTTP_ENDPOINT = 'http://localhost:4318';
 const DEFAULT_GRPC_ENDPOINT = 'http://localhost:4317';
 const MAX_MILLIS = 2 ** 31 - 1; // setTimeout's limit
+/** sdk-environment-variables.md, "Integer": values up to 2³¹ − 1 SHOULD be supported. */
+const MAX_INTEGER = 2 ** 31 - 1;
+
+/**
+ * sdk-environment-variables.md, "Timeout": a non-negative number of milliseconds, zero meaning no limit (which
+ * the specification lets an implementation read as the longest 32-bit duration: setTimeout's own limit).
+ */
+function timeoutValue(n: number): number {
+  return n === 0 ? MAX_MILLIS : n;
+}
 
 function lowerList(env: Env, name: string): string[] {
   return (parseList(env, name) ?? []).map((s) => s.toLowerCase());
@@ -143,13 +153,15 @@ function readSpanLimits(env: Env, w: Warnings): SpanLimits {
 }
 
 function readBatch(env: Env, w: Warnings): BatchConfig {
-  // The specification gives no valid meaning to zero or negative values here: they fall back to the default.
-  const positive = { min: 1, max: MAX_MILLIS };
+  // The delay is a Duration (zero allowed: export as soon as spans end), the timeout a Timeout (zero: none);
+  // a queue or a batch of zero spans has no meaning, so those fall back to the default.
+  const millis = { min: 0, max: MAX_MILLIS };
+  const size = { min: 1, max: MAX_INTEGER };
   const batch: BatchConfig = {
-    scheduleDelayMillis: parseInteger(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, positive, w),
-    maxQueueSize: parseInteger(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048, { min: 1, max: 1_000_000 }, w),
-    maxExportBatchSize: parseInteger(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, { min: 1, max: 1_000_000 }, w),
-    exportTimeoutMillis: parseInteger(env, 'OTEL_BSP_EXPORT_TIMEOUT', 30000, positive, w),
+    scheduleDelayMillis: parseInteger(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, millis, w),
+    maxQueueSize: parseInteger(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048, size, w),
+    maxExportBatchSize: parseInteger(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, size, w),
+    exportTimeoutMillis: timeoutValue(parseInteger(env, 'OTEL_BSP_EXPORT_TIMEOUT', 30000, millis, w)),
   };
   if (batch.maxExportBatchSize > batch.maxQueueSize) {
     // sdk.md, Batching processor: maxExportBatchSize "must be less than or equal to maxQueueSize".
@@ -169,6 +181,48 @@ function pick(env: Env, suffix: string): { name: string; value: string | undefin
   if (v !== undefined) return { name: specific, value: v };
   const general = `OTEL_EXPORTER_OTLP_${suffix}`;
   return { name: general, value: raw(env, general) };
+}
+
+/**
+ * As `pick`, for a value that must parse: a TRACES-specific value that does not is ignored with a warning, as
+ * if it were not set (sdk-environment-variables.md, "Numeric" and "Enum"), so the general variable still counts.
+ * `parse` returns undefined for an invalid value, with the reason in `why`.
+ */
+function pickParsed<T>(
+  env: Env,
+  suffix: string,
+  fallback: T,
+  parse: (value: string) => T | undefined,
+  why: string,
+  w: Warnings,
+): T {
+  const specific = `OTEL_EXPORTER_OTLP_TRACES_${suffix}`;
+  const general = `OTEL_EXPORTER_OTLP_${suffix}`;
+  for (const name of [specific, general]) {
+    const v = raw(env, name);
+    if (v === undefined) continue;
+    const parsed = parse(v);
+    if (parsed !== undefined) return parsed;
+    if (name === specific) w.note(`${name}=${JSON.stringify(v)} ${why}; using ${general} or the default instead`);
+    else w.bad(name, v, why, fallback);
+  }
+  return fallback;
+}
+
+function parseProtocol(v: string): OtlpProtocol | undefined {
+  const lower = v.toLowerCase();
+  return (KNOWN_PROTOCOLS as readonly string[]).includes(lower) ? (lower as OtlpProtocol) : undefined;
+}
+
+function parseCompression(v: string): 'gzip' | 'none' | undefined {
+  const lower = v.toLowerCase();
+  return lower === 'gzip' || lower === 'none' ? lower : undefined;
+}
+
+function parseTimeoutText(v: string): number | undefined {
+  if (!/^\+?\d+$/.test(v)) return undefined;
+  const n = Number(v);
+  return n <= MAX_MILLIS ? timeoutValue(n) : undefined;
 }
 
 function appendTracesPath(base: URL): string {
@@ -207,13 +261,7 @@ function readEndpoint(env: Env, protocol: OtlpProtocol, insecure: boolean, w: Wa
 }
 
 function readOtlp(env: Env, w: Warnings): OtlpConfig {
-  const protocolSetting = pick(env, 'PROTOCOL');
-  let protocol: OtlpProtocol = 'http/protobuf';
-  if (protocolSetting.value !== undefined) {
-    const lower = protocolSetting.value.toLowerCase();
-    if ((KNOWN_PROTOCOLS as readonly string[]).includes(lower)) protocol = lower as OtlpProtocol;
-    else w.bad(protocolSetting.name, protocolSetting.value, `is not one of ${KNOWN_PROTOCOLS.join(', ')}`, protocol);
-  }
+  const protocol = pickParsed(env, 'PROTOCOL', 'http/protobuf' as OtlpProtocol, parseProtocol, `is not one of ${KNOWN_PROTOCOLS.join(', ')}`, w);
 
   const insecureSetting = pick(env, 'INSECURE');
   let insecure = false;
@@ -239,17 +287,8 @@ function readOtlp(env: Env, w: Warnings): OtlpConfig {
     }
   }
 
-  const timeoutSetting = pick(env, 'TIMEOUT');
-  const timeoutMillis =
-    timeoutSetting.value === undefined
-      ? 10000
-      : parseInteger({ [timeoutSetting.name]: timeoutSetting.value }, timeoutSetting.name, 10000, { min: 1, max: MAX_MILLIS }, w);
-
-  const compressionSetting = pick(env, 'COMPRESSION');
-  const compression =
-    compressionSetting.value === undefined
-      ? 'none'
-      : parseEnum({ [compressionSetting.name]: compressionSetting.value }, compressionSetting.name, ['gzip', 'none'] as const, 'none', w);
+  const timeoutMillis = pickParsed(env, 'TIMEOUT', 10000, parseTimeoutText, `is not a number of milliseconds from 0 (no limit) to ${MAX_MILLIS}`, w);
+  const compression = pickParsed(env, 'COMPRESSION', 'none' as 'gzip' | 'none', parseCompression, 'is not one of gzip, none', w);
 
   return {
     protocol,
@@ -281,7 +320,8 @@ function readHeaderNames(env: Env, name: string): string[] {
 
 export function readConfig(env: Env = process.env): ConfigResult {
   const w = new Warnings();
-  const logLevelName = parseEnum(env, 'OTEL_LOG_LEVEL', Object.keys(LOG_LEVEL_NAMES), 'warn', w);
+  // The specification's default is info; the agent logs nothing at info while it is healthy.
+  const logLevelName = parseEnum(env, 'OTEL_LOG_LEVEL', Object.keys(LOG_LEVEL_NAMES), 'info', w);
   const { sampler, ratio } = readSampler(env, w);
   const exporters = parseNameList(env, 'OTEL_TRACES_EXPORTER', KNOWN_EXPORTERS, ['otlp'], w);
   const config: AgentConfig = {
@@ -289,7 +329,7 @@ export function readConfig(env: Env = process.env): ConfigResult {
     logLevel: LOG_LEVEL_NAMES[logLevelName],
     logLevelName,
     serviceName: raw(env, 'OTEL_SERVICE_NAME'),
-    resourceAttributes: parseKeyValueList(env, 'OTEL_RESOURCE_ATTRIBUTES', w),
+    resourceAttributes: readResourceAttributes(env, w),
     resourceDetectors: readDetectors(env, w),
     resourceProcessCommandArgs: parseBoolean(env, 'OTEL_NODE_RESOURCE_PROCESS_COMMAND_ARGS', false, w),
     tracesExporters: exporters,
@@ -309,7 +349,8 @@ export function readConfig(env: Env = process.env): ConfigResult {
       serverExcludedPaths: parseList(env, 'OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS') ?? [],
     },
     expressMiddlewareSpans: parseBoolean(env, 'OTEL_INSTRUMENTATION_EXPRESS_MIDDLEWARE_SPANS', false, w),
-    dbStatementSanitizer: parseBoolean(env, 'OTEL_INSTRUMENTATION_COMMON_DB_STATEMENT_SANITIZER_ENABLED', true, w),
+    // A value other than true or false keeps the sanitizer on: a typo must not start recording literals.
+    dbStatementSanitizer: parseBoolean(env, 'OTEL_INSTRUMENTATION_COMMON_DB_STATEMENT_SANITIZER_ENABLED', true, w, true),
     pgRequireParentSpan: parseBoolean(env, 'OTEL_INSTRUMENTATION_PG_REQUIRE_PARENT_SPAN', false, w),
     pgSqlcommenter: parseBoolean(env, 'OTEL_INSTRUMENTATION_PG_SQLCOMMENTER_ENABLED', false, w),
     redisQueryText: parseEnum(env, 'OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT', REDIS_QUERY_TEXT_MODES, 'sanitized', w),
@@ -321,6 +362,16 @@ export function readConfig(env: Env = process.env): ConfigResult {
     codeCache: parseBoolean(env, 'OTEL_NODE_CODE_CACHE', true, w),
   };
   return { config, warnings: w.messages };
+}
+
+function readResourceAttributes(env: Env, w: Warnings): Array<[string, string]> {
+  const pairs = parseKeyValueList(env, 'OTEL_RESOURCE_ATTRIBUTES', w, true);
+  // An empty service.name names nothing: the next source (the package.json, then the default) names the service.
+  return pairs.filter(([k, v]) => {
+    if (k !== 'service.name' || v !== '') return true;
+    w.note('OTEL_RESOURCE_ATTRIBUTES: service.name is empty; ignored');
+    return false;
+  });
 }
 
 function readDetectors(env: Env, w: Warnings): string[] {

@@ -30,14 +30,23 @@ export function raw(env: Env, name: string): string | undefined {
   return t === '' ? undefined : t;
 }
 
-export function parseBoolean(env: Env, name: string, fallback: boolean, w: Warnings): boolean {
-  const v = raw(env, name);
-  if (v === undefined) return fallback;
+/**
+ * sdk-environment-variables.md, "Boolean": only the case-insensitive string "true" is true; "false", empty and
+ * unset are false (unset or empty give `fallback`, for the few variables of ours whose default is true); any other
+ * value is false with a warning. The value is not trimmed: " true" is not "true" (the specification forbids
+ * widening what counts as true).
+ *
+ * `invalid` is what any other value means: false, as the specification says, except for a switch whose off
+ * position gives away data (the query sanitizer), where a typo must not start recording literals.
+ */
+export function parseBoolean(env: Env, name: string, fallback: boolean, w: Warnings, invalid = false): boolean {
+  const v = env[name];
+  if (v === undefined || v.trim() === '') return fallback;
   const lower = v.toLowerCase();
   if (lower === 'true') return true;
   if (lower === 'false') return false;
-  w.bad(name, v, 'is not true or false', fallback);
-  return fallback;
+  w.bad(name, v, 'is not true or false', invalid);
+  return invalid;
 }
 
 export interface IntegerRule {
@@ -140,39 +149,51 @@ function percentDecode(s: string): string | undefined {
 
 /**
  * `key=value` pairs separated by commas, with keys and values percent-decoded (W3C Baggage octet rules, as
- * the specification asks for OTEL_RESOURCE_ATTRIBUTES and the OTLP headers). Bad pairs are skipped with a warning.
+ * the specification asks for OTEL_RESOURCE_ATTRIBUTES and the OTLP headers). A bad pair is skipped with a
+ * warning, or with `allOrNothing` the whole value is discarded (resource/sdk.md, "Specifying resource
+ * information via an environment variable": on any decoding error the entire value SHOULD be discarded).
  */
-export function parseKeyValueList(env: Env, name: string, w: Warnings): Array<[string, string]> {
+export function parseKeyValueList(env: Env, name: string, w: Warnings, allOrNothing = false): Array<[string, string]> {
   const v = raw(env, name);
   if (v === undefined) return [];
   const out: Array<[string, string]> = [];
   for (const part of v.split(',')) {
     if (part.trim() === '') continue;
     const eq = part.indexOf('=');
-    if (eq <= 0) {
-      w.note(`${name}: skipping ${JSON.stringify(part)}, which is not key=value`);
+    let why: string | undefined;
+    let key: string | undefined;
+    let value: string | undefined;
+    if (eq <= 0) why = 'is not key=value';
+    else {
+      key = percentDecode(part.slice(0, eq).trim());
+      value = percentDecode(part.slice(eq + 1).trim());
+      if (key === undefined || key === '' || value === undefined) why = 'is not valid percent-encoding';
+    }
+    if (why !== undefined) {
+      if (allOrNothing) {
+        w.note(`${name}: ${JSON.stringify(part)} ${why}; the whole value is ignored`);
+        return [];
+      }
+      w.note(`${name}: skipping ${JSON.stringify(part)}, which ${why}`);
       continue;
     }
-    const key = percentDecode(part.slice(0, eq).trim());
-    const value = percentDecode(part.slice(eq + 1).trim());
-    if (key === undefined || key === '' || value === undefined) {
-      w.note(`${name}: skipping ${JSON.stringify(part)}, which is not valid percent-encoding`);
-      continue;
-    }
-    out.push([key, value]);
+    out.push([key as string, value as string]);
   }
   return out;
 }
+
+/** A decimal number, as the specification's examples write one ("0.25"); not hex, binary or "Infinity". */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** A number in [min, max] (floating point). */
 export function parseNumber(env: Env, name: string, fallback: number, min: number, max: number, w: Warnings): number {
   const v = raw(env, name);
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (v === '' || !Number.isFinite(n)) {
-    w.bad(name, v, 'is not a number', fallback);
+  if (!DECIMAL.test(v)) {
+    w.bad(name, v, 'is not a decimal number', fallback);
     return fallback;
   }
+  const n = Number(v);
   if (n < min || n > max) {
     w.bad(name, v, `is not between ${min} and ${max}`, fallback);
     return fallback;

@@ -1,6 +1,7 @@
 /**
  * The agent's own diagnostic logger. It writes to stderr, every line prefixed `zerotel <level>:` so nobody
- * mistakes it for the application's output. The default level is `warn`: a healthy agent prints nothing.
+ * mistakes it for the application's output. The default level is `info`, the specification's
+ * (sdk-environment-variables.md, OTEL_LOG_LEVEL); nothing is logged at info while the agent is healthy.
  */
 
 export const LogLevel = {
@@ -52,7 +53,7 @@ interface RateLimitState {
 }
 
 export class DiagLogger {
-  level: LogLevel = LogLevel.WARN;
+  level: LogLevel = LogLevel.INFO;
   private _sink: Sink = defaultSink;
   private readonly _once = new Set<string>();
   private readonly _limited = new Map<string, RateLimitState>();

@@ -138,7 +138,7 @@ function packageOf(id: string): string {
 }
 
 /** Whether the package.json nearest to the application's main script lists `name` among its dependencies. */
-function applicationDependsOn(entry: string, name: string): boolean {
+export function applicationDependsOn(entry: string, name: string): boolean {
   let dir = path.dirname(path.resolve(entry));
   for (let i = 0; i < 64; i++) {
     const pkg = packageJsonOf(dir);

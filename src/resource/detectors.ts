@@ -1,7 +1,7 @@
 /**
  * Resource detection from the configuration and the running process. Precedence, highest first
  * (resource/sdk.md#specifying-resource-information-via-an-environment-variable): OTEL_SERVICE_NAME, then
- * OTEL_RESOURCE_ATTRIBUTES, then the detectors, then the defaults (`unknown_service:node`).
+ * OTEL_RESOURCE_ATTRIBUTES, then the detectors, then the defaults (`unknown_service:<executable>`).
  */
 import fs = require('node:fs');
 import os = require('node:os');
@@ -43,6 +43,11 @@ function detectHost(out: Attributes): void {
 function detectOs(out: Attributes): void {
   out['os.type'] = OS_TYPE[process.platform] ?? process.platform;
   out['os.version'] = os.release();
+}
+
+/** `unknown_service:node`, or the name of whatever executable runs the process (a renamed or versioned node). */
+export function defaultServiceName(): string {
+  return `unknown_service:${path.basename(process.execPath)}`;
 }
 
 function detectProcess(out: Attributes, withArgs: boolean): void {
@@ -102,7 +107,8 @@ export function applicationPackageStart(mainScript: string | undefined, cwd: str
 export function detectResourceAttributes(config: AgentConfig): Attributes {
   const detectors = config.resourceDetectors;
   const out: Attributes = {
-    'service.name': 'unknown_service:node',
+    // The service's semantic conventions: with no name given, `unknown_service:` and process.executable.name.
+    'service.name': defaultServiceName(),
     'telemetry.sdk.name': 'zerotel',
     'telemetry.sdk.language': 'nodejs',
     'telemetry.sdk.version': agentVersion(),

@@ -16,9 +16,26 @@ function isPlainObject(value: object): boolean {
   return Object.getPrototypeOf(proto) === null && typeof proto.constructor === 'function' && proto.constructor.name === 'Object';
 }
 
-function truncate(s: string, limit: number): string {
-  return s.length > limit ? s.slice(0, limit) : s;
+const charCodeAt: (this: string, index: number) => number = String.prototype.charCodeAt; // called as charCodeAt.call(s, i): why, at charCodeAt in src/exporters/otlp/protobuf-writer.ts
+
+/**
+ * common/README.md, "Attribute Limits": a string longer than the limit is cut to `limit` characters, "counting
+ * any character in it as 1" — a character outside the Basic Multilingual Plane (an emoji) is two UTF-16 units
+ * in JavaScript, and is neither split in half (which would leave an unpaired surrogate, sent as U+FFFD) nor
+ * counted twice.
+ */
+export function truncateString(s: string, limit: number): string {
+  const length = s.length;
+  if (length <= limit) return s; // never more characters than UTF-16 units
+  let i = 0;
+  for (let n = 0; n < limit && i < length; n++) {
+    const c = charCodeAt.call(s, i);
+    i += c >= 0xd800 && c <= 0xdbff && i + 1 < length && (charCodeAt.call(s, i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+  }
+  return i >= length ? s : s.slice(0, i);
 }
+
+const truncate = truncateString;
 
 function sanitizeArray(value: unknown[], limit: number, depth: number): unknown[] | undefined {
   let kind: string | undefined;
@@ -58,7 +75,11 @@ export function sanitizeValue(value: unknown, limit: number, depth = 0): Attribu
       if (value === null || depth > MAX_DEPTH) return undefined;
       if (Array.isArray(value)) return sanitizeArray(value, limit, depth) as AttributeValue | undefined;
       // Checked so that values made in another realm (a Jest test's vm context) pass too.
-      if (types.isUint8Array(value)) return Uint8Array.prototype.slice.call(value) as unknown as AttributeValue;
+      // A byte array is cut to `limit` bytes (common/README.md, "Attribute Limits").
+      if (types.isUint8Array(value)) {
+        const bytes = value as Uint8Array;
+        return Uint8Array.prototype.slice.call(bytes, 0, Math.min(bytes.length, limit)) as unknown as AttributeValue;
+      }
       if (!isPlainObject(value)) return undefined;
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(value)) {

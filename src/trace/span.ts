@@ -16,7 +16,7 @@ import type {
 } from '../api/types';
 import type { SpanLimits } from '../config';
 import { diag } from '../diag/logger';
-import { sanitizeAttributes, sanitizeValue } from './attributes';
+import { sanitizeAttributes, sanitizeValue, truncateString } from './attributes';
 import { spanIdHex, traceIdHex } from './ids';
 import { isTimeInput, now, toRelativeMillis } from './time';
 import type { Resource } from '../resource/resource';
@@ -256,7 +256,7 @@ export class RecordingSpan implements Span, ReadableSpan {
     let v: AttributeValue | undefined;
     // Fast paths for the common types; everything else is checked and copied by sanitizeValue.
     if (typeof value === 'string') {
-      v = value.length > limits.attributeValueLengthLimit ? value.slice(0, limits.attributeValueLengthLimit) : value;
+      v = value.length > limits.attributeValueLengthLimit ? truncateString(value, limits.attributeValueLengthLimit) : value;
     } else if (typeof value === 'number' || typeof value === 'boolean') {
       v = value;
     } else {

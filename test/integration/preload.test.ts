@@ -92,6 +92,21 @@ describe('the preload', () => {
     expect(receiver.requests).toHaveLength(0);
   });
 
+  it('OTEL_SDK_DISABLED=true leaves OTEL_PROPAGATORS in force for an application propagating through @opentelemetry/api', async () => {
+    const app = path.join(FIXTURES, 'api-user', 'app.js');
+    const without = await runApp(app, { nodeArgs: [], env: receiver.env({}) });
+    expect(JSON.parse(without.stdout)).toEqual({ carrier: {}, extracted: null, recording: false });
+    receiver.clear();
+    const r = await runApp(app, { env: receiver.env({ OTEL_SDK_DISABLED: 'true', OTEL_PROPAGATORS: 'b3,baggage' }) });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({
+      carrier: { b3: '0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1', baggage: 'tenant=a%20b' },
+      extracted: '0af7651916cd43dd8448eb211c80319c',
+      recording: false, // still no tracing
+    });
+    expect(receiver.requests).toHaveLength(0);
+  });
+
   it('warns, once per package and naming it, about an instrumented package loaded before the agent', async () => {
     const late = path.join(os.tmpdir(), `zerotel-late-${process.pid}.js`);
     fs.writeFileSync(
@@ -130,10 +145,12 @@ describe('the preload', () => {
     fs.rmSync(copy, { recursive: true, force: true });
   });
 
-  it('at info level prints the effective configuration in one line', async () => {
+  it('prints nothing at the default level (info), and the effective configuration in one line at debug', async () => {
+    const quiet = await runApp(script, { env: receiver.env({}) });
+    expect(quiet.stderr).toBe('');
     const r = await runApp(script, {
       env: receiver.env({
-        OTEL_LOG_LEVEL: 'info',
+        OTEL_LOG_LEVEL: 'debug',
         OTEL_SERVICE_NAME: 'checkout',
         OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
         OTEL_TRACES_SAMPLER_ARG: '0.5',
@@ -143,7 +160,7 @@ describe('the preload', () => {
     });
     const lines = r.stderr.split('\n').filter((l) => l.includes('started'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^zerotel info: zerotel \d+\.\d+\.\d+ started: /);
+    expect(lines[0]).toMatch(/^zerotel debug: zerotel \d+\.\d+\.\d+ started: /);
     expect(lines[0]).toContain('service checkout');
     expect(lines[0]).toContain(`otlp (http/json → ${receiver.url})`);
     expect(lines[0]).toContain('sampler ParentBased{root=TraceIdRatioBased{0.5}}');

@@ -160,3 +160,14 @@ describe('sanitizeSql: properties', () => {
     );
   });
 });
+
+describe('sanitizeSql cut at a length limit', () => {
+  it('never leaves half of a character outside the Basic Multilingual Plane, and counts such a character once', () => {
+    // Nine characters end with the first emoji: the tenth UTF-16 unit is the second half of that emoji.
+    const cut = sanitizeSql('SELECT x\u{1F600}\u{1F600} FROM t', 9);
+    expect(cut).toBe('SELECT x\u{1F600}');
+    expect(/[\ud800-\udbff]$/.test(cut)).toBe(false);
+    // A quoted identifier is read whole, then cut to 11 characters (13 UTF-16 units).
+    expect(sanitizeSql('SELECT "\u{1F600}\u{1F600}" FROM t', 11)).toBe('SELECT "\u{1F600}\u{1F600}"');
+  });
+});

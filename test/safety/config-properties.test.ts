@@ -91,8 +91,8 @@ function domainViolations(c: AgentConfig): string[] {
   check(typeof c.samplerRatio === 'number' && c.samplerRatio >= 0 && c.samplerRatio <= 1, 'samplerRatio');
   check(subsetOf(c.propagators, KNOWN_PROPAGATORS), 'propagators');
   const b = c.batch;
-  check(isInt(b.scheduleDelayMillis, 1, MAX_MILLIS), 'batch.scheduleDelayMillis');
-  check(isInt(b.maxQueueSize, 1, 1_000_000), 'batch.maxQueueSize');
+  check(isInt(b.scheduleDelayMillis, 0, MAX_MILLIS), 'batch.scheduleDelayMillis');
+  check(isInt(b.maxQueueSize, 1, 2 ** 31 - 1), 'batch.maxQueueSize');
   check(isInt(b.maxExportBatchSize, 1, b.maxQueueSize), 'batch.maxExportBatchSize');
   check(isInt(b.exportTimeoutMillis, 1, MAX_MILLIS), 'batch.exportTimeoutMillis');
   for (const [k, n] of Object.entries(c.spanLimits)) check(isLimit(n), `spanLimits.${k}`);

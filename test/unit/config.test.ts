@@ -8,7 +8,7 @@ describe('configuration defaults', () => {
     const { config, warnings } = read({});
     expect(warnings).toEqual([]);
     expect(config.sdkDisabled).toBe(false);
-    expect(config.logLevelName).toBe('warn');
+    expect(config.logLevelName).toBe('info');
     expect(config.tracesExporters).toEqual(['otlp']);
     expect(config.sampler).toBe('parentbased_always_on');
     expect(config.propagators).toEqual(['tracecontext', 'baggage']);
@@ -107,10 +107,11 @@ describe('configuration values', () => {
  */
 const GARBAGE: Array<[string, string, (c: ReturnType<typeof read>['config']) => unknown, unknown]> = [
   ['OTEL_SDK_DISABLED', 'yes please', (c) => c.sdkDisabled, false],
-  ['OTEL_LOG_LEVEL', 'loud', (c) => c.logLevelName, 'warn'],
+  ['OTEL_LOG_LEVEL', 'loud', (c) => c.logLevelName, 'info'],
   ['OTEL_TRACES_SAMPLER', 'sometimes', (c) => c.sampler, 'parentbased_always_on'],
   ['OTEL_BSP_SCHEDULE_DELAY', '-5', (c) => c.batch.scheduleDelayMillis, 5000],
-  ['OTEL_BSP_SCHEDULE_DELAY', '0', (c) => c.batch.scheduleDelayMillis, 5000],
+  ['OTEL_BSP_MAX_QUEUE_SIZE', '0', (c) => c.batch.maxQueueSize, 2048],
+  ['OTEL_BSP_EXPORT_TIMEOUT', '-1', (c) => c.batch.exportTimeoutMillis, 30000],
   ['OTEL_BSP_MAX_QUEUE_SIZE', 'lots', (c) => c.batch.maxQueueSize, 2048],
   ['OTEL_BSP_MAX_QUEUE_SIZE', '1e99', (c) => c.batch.maxQueueSize, 2048],
   ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '2.5', (c) => c.batch.maxExportBatchSize, 512],
@@ -129,7 +130,8 @@ const GARBAGE: Array<[string, string, (c: ReturnType<typeof read>['config']) => 
   ['OTEL_EXPORTER_OTLP_ENDPOINT', 'ftp://collector', (c) => c.otlp.endpoint, 'http://localhost:4318/v1/traces'],
   ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', '::::', (c) => c.otlp.endpoint, 'http://localhost:4318/v1/traces'],
   ['OTEL_EXPORTER_OTLP_TIMEOUT', 'soon', (c) => c.otlp.timeoutMillis, 10000],
-  ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', '0', (c) => c.otlp.timeoutMillis, 10000],
+  ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', '-1', (c) => c.otlp.timeoutMillis, 10000],
+  ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', '0x10', (c) => c.otlp.timeoutMillis, 10000],
   ['OTEL_EXPORTER_OTLP_COMPRESSION', 'zstd', (c) => c.otlp.compression, 'none'],
   ['OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'brotli', (c) => c.otlp.compression, 'none'],
   ['OTEL_EXPORTER_OTLP_INSECURE', 'maybe', (c) => c.otlp.insecure, false],
@@ -137,6 +139,8 @@ const GARBAGE: Array<[string, string, (c: ReturnType<typeof read>['config']) => 
   ['OTEL_EXPORTER_OTLP_HEADERS', 'bad%zzkey=v', (c) => c.otlp.headers, {}],
   ['OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'bad header=v', (c) => c.otlp.headers, {}],
   ['OTEL_RESOURCE_ATTRIBUTES', '=novalue,broken', (c) => c.resourceAttributes, []],
+  ['OTEL_RESOURCE_ATTRIBUTES', 'good=1,broken,also=2', (c) => c.resourceAttributes, []],
+  ['OTEL_RESOURCE_ATTRIBUTES', 'good=1,bad=%zz', (c) => c.resourceAttributes, []],
   ['OTEL_TRACES_EXPORTER', 'zipkin', (c) => c.tracesExporters, ['otlp']],
   ['OTEL_PROPAGATORS', 'xray', (c) => c.propagators, ['tracecontext', 'baggage']],
   ['OTEL_NODE_RESOURCE_DETECTORS', 'gcp', (c) => c.resourceDetectors, ['env', 'host', 'os', 'process', 'package']],
@@ -149,6 +153,9 @@ const GARBAGE: Array<[string, string, (c: ReturnType<typeof read>['config']) => 
   ['OTEL_NODE_EXIT_FLUSH_TIMEOUT', '-1', (c) => c.exitFlushTimeoutMillis, 1000],
   ['OTEL_NODE_SHUTDOWN_TIMEOUT', 'forever', (c) => c.shutdownTimeoutMillis, 5000],
   ['OTEL_NODE_ESM_HOOK', 'auto-ish', (c) => c.esmHook, false],
+  // sdk-environment-variables.md, "Boolean": anything but true or false is false, whatever the default.
+  ['OTEL_NODE_CODE_CACHE', '0', (c) => c.codeCache, false],
+  ['OTEL_SDK_DISABLED', ' true', (c) => c.sdkDisabled, false],
 ];
 
 describe('configuration given garbage', () => {
@@ -178,6 +185,67 @@ describe('configuration given garbage', () => {
       expect(config.samplerRatio).toBe(1);
       expect(warnings.join()).toMatch(/OTEL_TRACES_SAMPLER_ARG/);
     }
+  });
+
+  it('a sampler ratio must be a decimal number', () => {
+    for (const arg of ['0x0', '0b1', 'Infinity', '1/2', '.5.']) {
+      const { config, warnings } = read({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: arg });
+      expect(config.samplerRatio).toBe(1);
+      expect(warnings.join()).toContain('OTEL_TRACES_SAMPLER_ARG');
+    }
+    for (const [arg, ratio] of [['0.25', 0.25], ['.5', 0.5], ['1', 1], ['0', 0], ['2.5e-1', 0.25]] as const) {
+      expect(read({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: arg }).config.samplerRatio).toBe(ratio);
+    }
+  });
+
+  it('an invalid TRACES-specific OTLP value is ignored, so the general one still counts', () => {
+    const protocol = read({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/xml' });
+    expect(protocol.config.otlp.protocol).toBe('http/json');
+    expect(protocol.warnings).toEqual([
+      'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="http/xml" is not one of http/protobuf, http/json, grpc; using OTEL_EXPORTER_OTLP_PROTOCOL or the default instead',
+    ]);
+    const compression = read({ OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'zstd' });
+    expect(compression.config.otlp.compression).toBe('gzip');
+    const timeout = read({ OTEL_EXPORTER_OTLP_TIMEOUT: '2000', OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: 'abc' });
+    expect(timeout.config.otlp.timeoutMillis).toBe(2000);
+    // Both invalid: the default.
+    expect(read({ OTEL_EXPORTER_OTLP_TIMEOUT: '-4', OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: 'abc' }).config.otlp.timeoutMillis).toBe(10000);
+  });
+
+  it('a timeout of zero means no limit; a schedule delay of zero is allowed; sizes go up to 2^31 - 1', () => {
+    const { config, warnings } = read({
+      OTEL_EXPORTER_OTLP_TIMEOUT: '0',
+      OTEL_BSP_EXPORT_TIMEOUT: '0',
+      OTEL_BSP_SCHEDULE_DELAY: '0',
+      OTEL_BSP_MAX_QUEUE_SIZE: '4000000',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2147483647',
+    });
+    expect(config.otlp.timeoutMillis).toBe(2 ** 31 - 1);
+    expect(config.batch).toEqual({ scheduleDelayMillis: 0, maxQueueSize: 4000000, maxExportBatchSize: 4000000, exportTimeoutMillis: 2 ** 31 - 1 });
+    expect(warnings).toEqual([
+      'OTEL_BSP_MAX_EXPORT_BATCH_SIZE (2147483647) is larger than OTEL_BSP_MAX_QUEUE_SIZE (4000000); using 4000000',
+    ]);
+  });
+
+  it('booleans: only case-insensitive true is true; other values are false with a warning, but the sanitizer stays on', () => {
+    expect(read({ OTEL_SDK_DISABLED: 'True' }).config.sdkDisabled).toBe(true);
+    const padded = read({ OTEL_SDK_DISABLED: ' true ' });
+    expect(padded.config.sdkDisabled).toBe(false);
+    expect(padded.warnings).toEqual(['OTEL_SDK_DISABLED=" true " is not true or false; using false instead']);
+    expect(read({ OTEL_NODE_CODE_CACHE: 'FALSE' }).config.codeCache).toBe(false);
+    expect(read({ OTEL_NODE_CODE_CACHE: 'off' }).config.codeCache).toBe(false);
+    const sanitizer = read({ OTEL_INSTRUMENTATION_COMMON_DB_STATEMENT_SANITIZER_ENABLED: 'yes' });
+    expect(sanitizer.config.dbStatementSanitizer).toBe(true);
+    expect(sanitizer.warnings.join()).toContain('using true instead');
+  });
+
+  it('OTEL_RESOURCE_ATTRIBUTES with any bad entry is ignored whole; an empty service.name is ignored', () => {
+    const bad = read({ OTEL_RESOURCE_ATTRIBUTES: 'good=1,broken,also=2' });
+    expect(bad.config.resourceAttributes).toEqual([]);
+    expect(bad.warnings).toEqual(['OTEL_RESOURCE_ATTRIBUTES: "broken" is not key=value; the whole value is ignored']);
+    const empty = read({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=,team=a' });
+    expect(empty.config.resourceAttributes).toEqual([['team', 'a']]);
+    expect(empty.warnings).toEqual(['OTEL_RESOURCE_ATTRIBUTES: service.name is empty; ignored']);
   });
 
   it('clamps a batch size larger than the queue to the queue size', () => {

@@ -28,10 +28,22 @@ describe('resource', () => {
     );
   });
 
-  it('service.name: OTEL_SERVICE_NAME, else OTEL_RESOURCE_ATTRIBUTES, else package.json, else unknown_service:node', () => {
+  it('service.name: OTEL_SERVICE_NAME, else OTEL_RESOURCE_ATTRIBUTES, else package.json, else unknown_service:<executable>', () => {
     expect(detect({ OTEL_SERVICE_NAME: 'a', OTEL_RESOURCE_ATTRIBUTES: 'service.name=b' })['service.name']).toBe('a');
     expect(detect({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=b' })['service.name']).toBe('b');
     expect(detect({ OTEL_NODE_RESOURCE_DETECTORS: 'env' })['service.name']).toBe('unknown_service:node');
+  });
+
+  it('with no name given, service.name is unknown_service: and the executable name (a renamed node too)', () => {
+    const execPath = process.execPath;
+    try {
+      process.execPath = '/opt/runtimes/node20';
+      const attrs = detect({ OTEL_NODE_RESOURCE_DETECTORS: 'env,process' });
+      expect(attrs['service.name']).toBe('unknown_service:node20');
+      expect(attrs['process.executable.name']).toBe('node20');
+    } finally {
+      process.execPath = execPath;
+    }
   });
 
   it('OTEL_NODE_RESOURCE_DETECTORS chooses detectors; OTEL_RESOURCE_ATTRIBUTES is percent-decoded', () => {

@@ -85,6 +85,22 @@ describe('span', () => {
     expect(s.droppedAttributesCount).toBe(2);
   });
 
+  it('cuts strings by characters, never between the halves of one, and byte arrays by bytes (common/README.md, Attribute Limits)', async () => {
+    const limits = { ...DEFAULT_TEST_LIMITS, attributeValueLengthLimit: 3 };
+    const { provider, exporter, tracer } = memoryProvider({ limits });
+    const span = tracer.startSpan('chars', { attributes: { e: '\u{1F600}\u{1F600}\u{1F600}\u{1F600}', mixed: ['a\u{1F600}bc', '\u{1F600}'] } });
+    span.setAttribute('later', 'x\u{1F600}\u{1F600}yz');
+    span.setAttribute('bytes', new Uint8Array([1, 2, 3, 4, 5, 6]));
+    span.setAttribute('lone', '\ud83dabcd'); // an unpaired surrogate is one character, as it is to the encoder
+    span.end();
+    const [s] = await finished(provider, exporter);
+    expect(s.attributes.e).toBe('\u{1F600}\u{1F600}\u{1F600}');
+    expect(s.attributes.mixed).toEqual(['a\u{1F600}b', '\u{1F600}']);
+    expect(s.attributes.later).toBe('x\u{1F600}\u{1F600}');
+    expect(Array.from(s.attributes.bytes as unknown as Uint8Array)).toEqual([1, 2, 3]);
+    expect(s.attributes.lone).toBe('\ud83dab');
+  });
+
   it('keeps events in order with their own attribute limit and counts dropped events', async () => {
     const limits = { ...DEFAULT_TEST_LIMITS, eventCountLimit: 2, attributePerEventCountLimit: 1 };
     const { provider, exporter, tracer } = memoryProvider({ limits });
