@@ -277,13 +277,16 @@ function readOtlp(env: Env, w: Warnings): OtlpConfig {
         w.note(`${name}: skipping header ${JSON.stringify(k)}, which is not a valid header name`);
         continue;
       }
-      // RFC 9110 field-value (HTAB, SP, VCHAR, obs-text), which is what Node.js accepts: any other character
-      // (a line break, NUL, DEL, a code point above U+00FF) would make every export fail as it is sent.
-      if (/[^\t\x20-\x7e\x80-\xff]/.test(v)) {
+      // RFC 9110 field-value: no control characters (a line break, NUL, DEL), which would make every export fail
+      // as it is sent.
+      if (/[\x00-\x08\x0a-\x1f\x7f]/.test(v)) {
         w.note(`${name}: skipping header ${JSON.stringify(k)}, whose value has a character not allowed in an HTTP header`);
         continue;
       }
-      headers[k.toLowerCase()] = v;
+      // The value was percent-encoded UTF-8 (W3C Baggage's value rules). Node.js writes each character of a header
+      // string as one byte, so a value with characters beyond ASCII is handed over as the string of its UTF-8
+      // bytes: the collector gets exactly the bytes that were encoded (é as C3 A9, not E9; € at all).
+      headers[k.toLowerCase()] = /[^\x00-\x7f]/.test(v) ? Buffer.from(v, 'utf8').toString('latin1') : v;
     }
   }
 

@@ -158,6 +158,17 @@ const GARBAGE: Array<[string, string, (c: ReturnType<typeof read>['config']) => 
   ['OTEL_SDK_DISABLED', ' true', (c) => c.sdkDisabled, false],
 ];
 
+describe('OTLP header values', () => {
+  it('are sent as the UTF-8 bytes that were percent-encoded; control characters are refused', () => {
+    const { config, warnings } = read({ OTEL_EXPORTER_OTLP_HEADERS: 'x-uni=%C3%A9t%C3%A9,x-euro=%E2%82%AC,x-bad=a%0Ab,x-plain=ok' });
+    expect(Buffer.from(config.otlp.headers['x-uni'], 'latin1')).toEqual(Buffer.from([0xc3, 0xa9, 0x74, 0xc3, 0xa9]));
+    expect(Buffer.from(config.otlp.headers['x-euro'], 'latin1')).toEqual(Buffer.from('€', 'utf8'));
+    expect(config.otlp.headers['x-plain']).toBe('ok');
+    expect(config.otlp.headers['x-bad']).toBeUndefined();
+    expect(warnings).toEqual(['OTEL_EXPORTER_OTLP_HEADERS: skipping header "x-bad", whose value has a character not allowed in an HTTP header']);
+  });
+});
+
 describe('configuration given garbage', () => {
   for (const [name, value, get, fallback] of GARBAGE) {
     it(`${name}=${JSON.stringify(value)} warns once and falls back`, () => {
