@@ -239,8 +239,13 @@ function readEndpoint(env: Env, protocol: OtlpProtocol, insecure: boolean, w: Wa
     const v = raw(env, name);
     if (v === undefined) continue;
     let text = v;
-    // A gRPC endpoint may be written host:port; INSECURE then chooses the scheme.
-    if (isGrpc && !/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) text = (insecure ? 'http://' : 'https://') + text;
+    // A gRPC endpoint may be written host:port, or as a gRPC name in the dns scheme (`dns:///host:port`, the
+    // authority of the DNS server ignored: the system resolver answers); INSECURE then chooses the scheme.
+    if (isGrpc) {
+      const dns = /^dns:(?:\/\/[^/]*\/)?(.+)$/i.exec(text);
+      if (dns !== null) text = dns[1];
+      if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) text = (insecure ? 'http://' : 'https://') + text;
+    }
     let url: URL;
     try {
       url = new URL(text);

@@ -89,6 +89,12 @@ describe('configuration values', () => {
       read({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317', OTEL_EXPORTER_OTLP_INSECURE: 'true' }).config.otlp.endpoint,
     ).toBe('http://collector:4317');
     expect(read({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).config.otlp.protocol).toBe('http/json');
+    // gRPC names in the dns scheme, with and without the DNS server's authority.
+    const grpc = (endpoint: string, insecure = 'false') =>
+      read({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_INSECURE: insecure }).config.otlp.endpoint;
+    expect(grpc('dns:///collector:4317')).toBe('https://collector:4317');
+    expect(grpc('dns://8.8.8.8/collector.example:4317', 'true')).toBe('http://collector.example:4317');
+    expect(grpc('dns:collector:4317', 'true')).toBe('http://collector:4317');
   });
 
   it('merges OTLP headers with the TRACES ones winning per key, percent-decoded', () => {
