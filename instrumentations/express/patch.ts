@@ -226,7 +226,13 @@ function makeLazyrouter(original: AnyFunction) {
 // ---------------------------------------------------------------------------------------------------------------
 // Response
 
-function makeEnd(original: AnyFunction) {
+/**
+ * `holder` is express's response object when it had no `end` of its own (no express version has one): ours then
+ * stands in for the one it inherits, which is looked up at each call, so that a later patch of
+ * `ServerResponse.prototype.end` (a response-timing shim, another agent) still runs for express's responses, as
+ * it does without us. Without a holder, the `end` express defined is the one called.
+ */
+function makeEnd(original: AnyFunction, holder: object | undefined) {
   return function end(this: any): unknown {
     if (runtime.tracingEnabled) {
       // From the response itself when the http instrumentation has it: `this.req` is a runtime lookup here.
@@ -240,8 +246,14 @@ function makeEnd(original: AnyFunction) {
         }
       }
     }
-    return original.apply(this, arguments as any);
+    return (holder === undefined ? original : inheritedEnd(holder, original)).apply(this, arguments as any);
   };
+}
+
+function inheritedEnd(holder: object, original: AnyFunction): AnyFunction {
+  const proto = Object.getPrototypeOf(holder);
+  const inherited = proto == null ? undefined : proto.end;
+  return typeof inherited === 'function' ? inherited : original;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -267,8 +279,9 @@ export const expressPatcher: Patcher = {
     if (typeof express.application?.lazyrouter === 'function') wrapMethod(express.application, 'lazyrouter', makeLazyrouter);
     const response = express.response;
     if (response != null && typeof response === 'object' && !responseHadOwnEnd.has(response)) {
-      responseHadOwnEnd.set(response, Object.prototype.hasOwnProperty.call(response, 'end'));
-      wrapMethod(response, 'end', makeEnd);
+      const hadOwnEnd = Object.prototype.hasOwnProperty.call(response, 'end');
+      responseHadOwnEnd.set(response, hadOwnEnd);
+      wrapMethod(response, 'end', (original) => makeEnd(original, hadOwnEnd ? undefined : response));
     }
   },
   unpatch(express: any) {
