@@ -172,10 +172,10 @@ describe('readConfig on arbitrary environments', () => {
   });
 
   it('skips an OTLP header whose value Node.js could not send, instead of failing every export (found by the properties above)', () => {
-    for (const bad of ['%E2%82%AC', 'a%0Db', '%7F', 'tab%09ok%01']) {
-      const { config, warnings } = readConfig({ OTEL_EXPORTER_OTLP_HEADERS: `api-key=${bad},team=a%20b,accent=caf%C3%A9` });
-      // é is U+00E9: Node.js sends it as one latin1 byte; € (U+20AC), CR, DEL and other controls it refuses
-      expect(config.otlp.headers).toEqual({ team: 'a b', accent: 'café' });
+    for (const bad of ['a%0Db', '%7F', 'tab%09ok%01', '%00']) {
+      const { config, warnings } = readConfig({ OTEL_EXPORTER_OTLP_HEADERS: `api-key=${bad},team=a%20b,accent=caf%C3%A9,euro=%E2%82%AC` });
+      // CR, DEL and other controls Node.js refuses; é and € go out as their UTF-8 bytes (one latin1 character each)
+      expect(config.otlp.headers).toEqual({ team: 'a b', accent: 'caf\u00c3\u00a9', euro: '\u00e2\u0082\u00ac' });
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toMatch(/^OTEL_EXPORTER_OTLP_HEADERS: skipping header "api-key"/);
     }
