@@ -7,7 +7,7 @@
  */
 import type { Span } from '../../src/api/types';
 import { SpanKind } from '../../src/api/types';
-import { isTracingSuppressed, setSpan } from '../../src/context/context';
+import { getSpan, isTracingSuppressed, setSpan } from '../../src/context/context';
 import { contextManager } from '../../src/context/global';
 import * as runtime from '../../src/instrumentation/runtime';
 import { getConfig, getPropagator, reportInstrumentationError, tracerGetter } from '../../src/instrumentation/runtime';
@@ -65,12 +65,38 @@ export function withoutHeaderLines(lines: string, key: string): string {
   return out;
 }
 
+/**
+ * Reads the headers the application gave a request (undici's flat array, or undici 5's lines), for extraction.
+ */
+export const outgoingHeaderGetter = {
+  keys(request: { headers?: unknown }): string[] {
+    const headers = request.headers;
+    const names: string[] = [];
+    if (Array.isArray(headers)) for (let i = 0; i + 1 < headers.length; i += 2) names.push(String(headers[i]).toLowerCase());
+    else if (typeof headers === 'string') for (const line of headers.split('\r\n')) if (line.includes(':')) names.push(line.slice(0, line.indexOf(':')).trim().toLowerCase());
+    return names;
+  },
+  get(request: { headers?: unknown }, key: string): string | undefined {
+    const headers = request.headers;
+    if (Array.isArray(headers)) return findHeader(headers, key);
+    if (typeof headers !== 'string') return undefined;
+    for (const line of headers.split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon !== -1 && line.slice(0, colon).trim().toLowerCase() === key) return line.slice(colon + 1).trim();
+    }
+    return undefined;
+  },
+};
+
 function onCreate(message: { request: any }): void {
   if (!runtime.tracingEnabled) return;
-  const parent = contextManager.active();
+  let parent = contextManager.active();
   if (isTracingSuppressed(parent)) return;
   try {
     const request = message.request;
+    // With no span to continue, a trace context the application put in the request's headers is the one to
+    // continue (as for node:http): the client span joins it, and our injection replaces the header with its own.
+    if (getSpan(parent) === undefined && typeof request.addHeader === 'function') parent = getPropagator().extract(parent, request, outgoingHeaderGetter);
     const attributes = fetchRequestAttributes(request);
     const span = getTracer().startOwned(spanNameForMethod(attributes['http.request.method'] as string), SpanKind.CLIENT, parent, attributes);
     const captured = getConfig().http.clientRequestHeaders;

@@ -14,7 +14,7 @@
  */
 import type { Context, Span } from '../../src/api/types';
 import { SpanKind } from '../../src/api/types';
-import { isTracingSuppressed, ROOT_CONTEXT, setSpan, suppressTracing } from '../../src/context/context';
+import { getSpan, isTracingSuppressed, ROOT_CONTEXT, setSpan, suppressTracing } from '../../src/context/context';
 import { contextManager } from '../../src/context/global';
 import { registerServerSpan, releaseServerSpan, serverSpanOf, serverSpanOfResponse, type ServerSpanEntry } from '../../src/instrumentation/http-server-spans';
 import { InFlight } from '../../src/instrumentation/in-flight';
@@ -71,6 +71,17 @@ const incomingRequestGetter = {
 const requestHeaderSetter = {
   set(req: { setHeader(name: string, value: string): void }, key: string, value: string): void {
     req.setHeader(key, value);
+  },
+};
+
+/** Reads the headers the application set on an outgoing request (ClientRequest#getHeader), for extraction. */
+const outgoingHeaderGetter = {
+  keys(req: { getHeaderNames(): string[] }): string[] {
+    return req.getHeaderNames();
+  },
+  get(req: { getHeader(name: string): unknown }, key: string): string | string[] | undefined {
+    const value = req.getHeader(key);
+    return typeof value === 'string' || Array.isArray(value) ? value : value === undefined ? undefined : String(value);
   },
 };
 
@@ -383,6 +394,11 @@ function makeIncomingEmit(original: (...args: any[]) => boolean) {
 const CALL: ClientCall = { scheme: 'http', input: undefined, options: undefined };
 
 function startClientSpan(req: any, scheme: 'http' | 'https', parent: Context, input: unknown, options: unknown): void {
+  const injectable = req._header == null && req.headersSent !== true;
+  // With no span to continue, a trace context the application wrote on the request itself (propagating by hand, a
+  // worker passing on a job's traceparent) is the one to continue: the client span joins that trace instead of
+  // starting a new one, and the header our injection replaces carries the same trace on.
+  if (injectable && getSpan(parent) === undefined) parent = getPropagator().extract(parent, req, outgoingHeaderGetter);
   const savedScheme = CALL.scheme;
   const savedInput = CALL.input;
   const savedOptions = CALL.options;
@@ -402,7 +418,7 @@ function startClientSpan(req: any, scheme: 'http' | 'https', parent: Context, in
   clientEntries.set(req, { span, request: req, response: undefined, ended: false });
   // Headers are rendered at the first write or end, after this returns; a request built with raw array
   // headers (or Expect: 100-continue) has them rendered already and cannot carry the context.
-  if (req._header == null && req.headersSent !== true) {
+  if (injectable) {
     getPropagator().inject(setSpan(parent, span), req, requestHeaderSetter);
   }
 }
