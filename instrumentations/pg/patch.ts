@@ -6,8 +6,8 @@
  * result or the error; the application's callback, promise continuation and the Submittable's events run in
  * the caller's context, not in the context of whoever opened the pooled connection (its socket's context).
  *  - callback: replaced by one that ends the span, then calls the application's in the caller's context;
- *  - promise: what is returned is pg's promise followed by the span's end (same value, same error, and still an
- *    unhandled rejection when the application handles none — see traceThenable);
+ *  - promise: what is returned is pg's own promise, settled when it would be without the agent; the span ends as
+ *    pg settles it (see callObserved);
  *  - Submittable: its handle* methods, which pg calls as the server answers, get own-property wrappers that end
  *    the span (handleReadyForQuery / handleError) and run the original in the caller's context — so its 'row',
  *    'end', 'error' and stream events, and pg-cursor's read callbacks, see the caller's context.
@@ -126,6 +126,94 @@ function wrapCallback(operation: Operation, callback: AnyFunction): AnyFunction 
  * place of the library's because observing a rejection marks it handled: an application that never handles a
  * failed query must still get its unhandled rejection, and it does, from this promise.
  */
+/**
+ * pg and pg-pool make the promise of a call without a callback with a Promise class they keep: a Client's
+ * `_Promise`, a Pool's `Promise` (the application may give its own, bluebird say). For the length of the call that
+ * class is one whose first promise hands the library resolve and reject functions that end the span first, so the
+ * application gets the library's own promise: settled in the same microtask as without the agent, and still an
+ * unhandled rejection when nobody handles it. (Following it with `then` and returning that settled it one
+ * microtask later, which reordered the application's callbacks around the library's events; found running
+ * pg's and pg-pool's own tests side by side.) A rejection ends the span a microtask after the library rejects,
+ * once pg's own `.catch` has given the error the application's stack. Where the class cannot be swapped (a
+ * frozen object, an accessor), the promise is followed with traceThenable as before.
+ */
+function callObserved(
+  holder: any,
+  key: '_Promise' | 'Promise',
+  operation: Operation,
+  onValue: ((value: unknown) => void) | undefined,
+  original: AnyFunction,
+  thisArg: unknown,
+  args: ArrayLike<unknown>,
+): unknown {
+  const Original = holder !== null && typeof holder === 'object' ? holder[key] : undefined;
+  let swapped = false;
+  const outer = observation;
+  if (typeof Original === 'function' && Object.prototype.hasOwnProperty.call(holder, key)) {
+    try {
+      holder[key] = ObservingPromise;
+      swapped = holder[key] === ObservingPromise;
+    } catch {
+      swapped = false;
+    }
+  }
+  const mine: Observation | undefined = swapped ? { operation, onValue, Original, taken: false } : undefined;
+  if (mine !== undefined) {
+    observation = mine;
+    lastOriginal = Original;
+  }
+  let result: unknown;
+  try {
+    result = original.apply(thisArg, args as any);
+  } catch (err) {
+    finish(operation, true, err);
+    throw err;
+  } finally {
+    if (mine !== undefined) {
+      observation = outer;
+      holder[key] = Original;
+    }
+  }
+  if (mine === undefined) return traceThenable(operation, result, onValue);
+  // No promise was made (a library version that makes none): follow whatever came back.
+  if (!mine.taken) return traceThenable(operation, result, onValue);
+  return result;
+}
+
+interface Observation {
+  operation: Operation;
+  onValue: ((value: unknown) => void) | undefined;
+  Original: new (executor: (resolve: (v: unknown) => void, reject: (e: unknown) => void) => void) => unknown;
+  /** Whether the call's promise was made (only the first promise made during the call is the call's). */
+  taken: boolean;
+}
+
+let observation: Observation | undefined;
+let lastOriginal: Observation['Original'] | undefined;
+
+/** Stands in for the library's Promise class during a call: see callObserved. */
+function ObservingPromise(executor: (resolve: (v: unknown) => void, reject: (e: unknown) => void) => void): unknown {
+  const current = observation;
+  // Outside a call (a reference to the class kept past it): the class it stood in for.
+  if (current === undefined) return new (lastOriginal ?? Promise)(executor as any);
+  if (current.taken) return new current.Original(executor);
+  current.taken = true;
+  const { operation, onValue } = current;
+  return new current.Original((resolve, reject) =>
+    executor(
+      (value) => {
+        if (onValue !== undefined) onValue(value);
+        finish(operation, false, undefined);
+        resolve(value);
+      },
+      (error) => {
+        reject(error);
+        queueMicrotask(() => finish(operation, true, error));
+      },
+    ),
+  );
+}
+
 function traceThenable(operation: Operation, result: unknown, onValue?: (value: unknown) => void): unknown {
   if (result === null || typeof result !== 'object' || typeof (result as PromiseLike<unknown>).then !== 'function') {
     finish(operation, false, undefined);
@@ -247,6 +335,9 @@ function makeClientQuery(original: AnyFunction): AnyFunction {
       return original.apply(this, arguments as any);
     }
 
+    if (at === CallbackAt.None) {
+      return callObserved(this, '_Promise', operation, undefined, original, this, statement !== config ? [statement, values] : arguments);
+    }
     let result: unknown;
     try {
       if (at === CallbackAt.Callback) result = original.call(this, statement, values, wrapped);
@@ -257,7 +348,7 @@ function makeClientQuery(original: AnyFunction): AnyFunction {
       finish(operation, true, err);
       throw err;
     }
-    return at === CallbackAt.None ? traceThenable(operation, result) : result;
+    return result;
   };
 }
 
@@ -395,17 +486,17 @@ function makeClientConnect(original: AnyFunction): AnyFunction {
     // connecting request's — run in the connect span's context, a LISTEN handler's queries joined the trace of
     // whoever had opened the connection, under a connect span long ended. The callback and the promise still
     // reach the caller in its own context (wrapCallback; the caller's `then`), as with Redis.
+    if (typeof callback !== 'function') {
+      return contextManager.run(ROOT_CONTEXT, callObserved, undefined, [this, '_Promise', operation, undefined, original, this, arguments]);
+    }
     let result: unknown;
     try {
-      result =
-        typeof callback === 'function'
-          ? contextManager.run(ROOT_CONTEXT, original, this, [wrapCallback(operation, callback)])
-          : contextManager.run(ROOT_CONTEXT, original, this, arguments);
+      result = contextManager.run(ROOT_CONTEXT, original, this, [wrapCallback(operation, callback)]);
     } catch (err) {
       finish(operation, true, err);
       throw err;
     }
-    return typeof callback === 'function' ? result : traceThenable(operation, result);
+    return result;
   };
 }
 
@@ -460,16 +551,18 @@ function makePoolConnect(original: AnyFunction): AnyFunction {
     // here and reads it from poolConnectContext.
     const outer = poolConnectContext;
     poolConnectContext = context;
-    let result: unknown;
     try {
-      result = original.apply(this, args as any);
+      if (typeof callback !== 'function') {
+        const started = operation;
+        return callObserved(this, 'Promise', started, (client) => learnPoolConnectionSafely(pool, started, client), original, this, args);
+      }
+      return original.apply(this, args as any);
     } catch (err) {
-      finish(operation, true, err);
+      if (typeof callback === 'function') finish(operation, true, err);
       throw err;
     } finally {
       poolConnectContext = outer;
     }
-    return typeof callback === 'function' ? result : traceThenable(operation, result, (client) => learnPoolConnectionSafely(pool, operation, client));
   };
 }
 
@@ -515,6 +608,9 @@ function makePoolQuery(original: AnyFunction): AnyFunction {
       if (operation !== undefined) finish(operation, false, undefined);
       return original.apply(this, arguments as any);
     }
+    if (typeof values !== 'function' && typeof callback !== 'function') {
+      return contextManager.run(context, callObserved, undefined, [this, 'Promise', operation, undefined, original, this, args]);
+    }
     let result: unknown;
     try {
       result = contextManager.run(context, original, this, args);
@@ -522,7 +618,7 @@ function makePoolQuery(original: AnyFunction): AnyFunction {
       finish(operation, true, err);
       throw err;
     }
-    return typeof values === 'function' || typeof callback === 'function' ? result : traceThenable(operation, result);
+    return result;
   };
 }
 
