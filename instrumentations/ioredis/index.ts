@@ -14,7 +14,7 @@ export const ioredisInstrumentation: InstrumentationDefinition = {
       // wrapped the same way.
       name: 'ioredis',
       versions: '>=5 <6',
-      patches: 'Redis#sendCommand, Redis#connect, Pipeline#exec, Pipeline#sendCommand (auto-pipelines)',
+      patches: 'Redis#sendCommand, Redis#connect (and #setStatus, #silentEmit, where its outcome is seen), Pipeline#exec, Pipeline#sendCommand (auto-pipelines)',
       load: () => require('./patch').ioredisPatcher,
     },
   ],

@@ -247,52 +247,86 @@ function makePipelineExec(original: (...args: any[]) => any) {
 // ---------------------------------------------------------------------------------------------------------------
 // Connections
 
-async function settleConnect(span: Span, promise: Promise<unknown>, client: object): Promise<unknown> {
-  let value: unknown;
-  try {
-    value = await promise;
-  } catch (err) {
-    if (connecting.get(client) !== undefined && getSpan(connecting.get(client)!) === span) connecting.delete(client);
-    endWithError(span, err);
-    throw err;
-  }
-  if (connecting.get(client) !== undefined && getSpan(connecting.get(client)!) === span) connecting.delete(client);
-  endSpan(span);
-  return value;
+/** A connect() in progress: its span, and the error ioredis reported on the way, if any. */
+interface PendingConnect {
+  span: Span;
+  error: unknown;
+}
+
+const pendingConnects = new WeakMap<object, PendingConnect>();
+
+/**
+ * Ends a connect span where ioredis decides the outcome of the connect() promise, without following the promise:
+ * `setStatus('ready')` comes just before the 'ready' event that resolves it; 'close', 'end' or 'reconnecting'
+ * before it mean the attempt failed (the promise rejects), with the error ioredis reported through silentEmit
+ * ('error'). The application gets ioredis's own promise, settled when it would be without the agent (awaiting it
+ * and returning another settled later, which reordered continuations around the 'ready' event; found running
+ * ioredis's suite side by side), and still an unhandled rejection when nobody handles it.
+ */
+function settleConnect(client: object, status: unknown): void {
+  const pending = pendingConnects.get(client);
+  if (pending === undefined) return;
+  if (status !== 'ready' && status !== 'close' && status !== 'end' && status !== 'reconnecting') return;
+  pendingConnects.delete(client);
+  const open = connecting.get(client);
+  if (open !== undefined && getSpan(open) === pending.span) connecting.delete(client);
+  if (status === 'ready') endSpan(pending.span);
+  else endWithError(pending.span, pending.error ?? new Error('Connection is closed.'));
+}
+
+function makeSetStatus(original: (...args: any[]) => any) {
+  return function setStatus(this: any, status: unknown): any {
+    try {
+      settleConnect(this, status);
+    } catch (err) {
+      reportInstrumentationError('ioredis', 'ending the connect span', err);
+    }
+    return original.apply(this, arguments as any);
+  };
+}
+
+function makeSilentEmit(original: (...args: any[]) => any) {
+  return function silentEmit(this: any, eventName: unknown, arg: unknown): any {
+    if (eventName === 'error') {
+      const pending = pendingConnects.get(this);
+      if (pending !== undefined && pending.error === undefined) pending.error = arg;
+    }
+    return original.apply(this, arguments as any);
+  };
 }
 
 function makeConnect(original: (...args: any[]) => any) {
   return function connect(this: any, callback: unknown): any {
     if (!runtime.tracingEnabled) return original.apply(this, arguments as any);
+    // ioredis rejects at once a connect() while it is connecting or connected: no connection, no span.
+    const status = this.status;
+    if (status === 'connecting' || status === 'connect' || status === 'ready') return original.apply(this, arguments as any);
     // ioredis reconnects by calling connect() from its close handler: nobody waits on that call.
-    const reconnect = this.status === 'reconnecting';
+    const reconnect = status === 'reconnecting';
     const parent = reconnect ? ROOT_CONTEXT : contextManager.active();
     if (isTracingSuppressed(parent)) return original.apply(this, arguments as any);
-    let span: Span | undefined;
+    let pending: PendingConnect | undefined;
     try {
-      span = getTracer().start(reconnect ? 'redis reconnect' : 'redis connect', SpanKind.CLIENT, parent, redisConnectAttributes(clientEndpoint(this), clientNamespace(this)));
+      const span = getTracer().start(reconnect ? 'redis reconnect' : 'redis connect', SpanKind.CLIENT, parent, redisConnectAttributes(clientEndpoint(this), clientNamespace(this)));
+      pending = { span, error: undefined };
+      pendingConnects.set(this, pending);
       connecting.set(this, setSpan(ROOT_CONTEXT, span));
     } catch (err) {
       reportInstrumentationError('ioredis', 'starting the connect span', err);
     }
-    const result = contextManager.run(ROOT_CONTEXT, original, this, arguments) as Promise<unknown> | undefined;
-    if (span === undefined) return result;
-    if (result === null || typeof result !== 'object' || typeof (result as { then?: unknown }).then !== 'function') {
-      endSpan(span);
-      return result;
+    try {
+      return contextManager.run(ROOT_CONTEXT, original, this, arguments);
+    } catch (err) {
+      if (pending !== undefined && pendingConnects.get(this) === pending) {
+        pendingConnects.delete(this);
+        connecting.delete(this);
+        endWithError(pending.span, err);
+      }
+      throw err;
     }
-    if (typeof callback === 'function') {
-      // The callback already handles the library's promise; follow it without returning another one, which
-      // nobody would handle.
-      settleConnect(span, result, this).catch(noop);
-      return result;
-    }
-    // ioredis's own calls (constructor, lazy connect, reconnect) all catch the promise connect() returns.
-    return settleConnect(span, result, this);
   };
 }
 
-function noop(): void {}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Patcher
@@ -315,6 +349,8 @@ export const ioredisPatcher: Patcher = {
     }
     wrapMethod(proto, 'sendCommand', makeSendCommand);
     wrapMethod(proto, 'connect', makeConnect);
+    wrapMethod(proto, 'setStatus', makeSetStatus);
+    wrapMethod(proto, 'silentEmit', makeSilentEmit);
     wrapMethod(pipelineProto, 'exec', makePipelineExec);
     wrapMethod(pipelineProto, 'sendCommand', makePipelineSendCommand);
   },
@@ -323,6 +359,8 @@ export const ioredisPatcher: Patcher = {
     if (proto === undefined) return;
     unwrapMethod(proto, 'sendCommand');
     unwrapMethod(proto, 'connect');
+    unwrapMethod(proto, 'setStatus');
+    unwrapMethod(proto, 'silentEmit');
     const pipelineProto = Redis.Pipeline?.prototype;
     unwrapMethod(pipelineProto, 'exec');
     unwrapMethod(pipelineProto, 'sendCommand');
