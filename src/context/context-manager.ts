@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, executionAsyncResource } from 'node:async_hooks';
 import type { EventEmitter } from 'node:events';
 import type { Context } from '../api/types';
 import { ROOT_CONTEXT } from './context';
@@ -27,12 +27,27 @@ function storeOf(context: Context): Context {
   return context === ROOT_CONTEXT ? (undefined as unknown as Context) : context;
 }
 
+/** The symbol Node.js 20 and 22 keep an AsyncLocalStorage's store under, on each async resource, if this is one. */
+function resourceStoreKey(als: AsyncLocalStorage<Context>): symbol | undefined {
+  const key = (als as unknown as { kResourceStore?: unknown }).kResourceStore;
+  return typeof key === 'symbol' && typeof (als as unknown as { enabled?: unknown }).enabled === 'boolean' ? key : undefined;
+}
+
 /**
  * The context manager, on AsyncLocalStorage. Its method names and behaviour are those of @opentelemetry/api's
  * ContextManager, so the bridge can register it there as it is.
  */
 export class AsyncLocalStorageContextManager {
   private readonly _als = new AsyncLocalStorage<Context>();
+  /**
+   * Where Node.js 20 and 22 (without --experimental-async-context-frame) keep a store: on the current async
+   * resource, under this symbol of the AsyncLocalStorage instance; undefined where AsyncLocalStorage works
+   * otherwise (Node 24's AsyncContextFrame), which then gets AsyncLocalStorage's own methods. `run` does there what
+   * AsyncLocalStorage#run does, without what a wrapper's call does not need: the rest-parameter array, the
+   * comparison through getStore, and two frames (`AsyncLocalStorage.run`, `applyWithThis`) that an error thrown in
+   * a wrapped call would carry in its stack, pushing the application's frames out of V8's ten.
+   */
+  private readonly _key: symbol | undefined = resourceStoreKey(this._als);
 
   /**
    * The AsyncLocalStorage behind this manager, for `diagnostics_channel` `bindStore`: a subscriber to a
@@ -63,7 +78,19 @@ export class AsyncLocalStorageContextManager {
    * `args` may be the wrapper's own `arguments`.
    */
   run(context: Context, fn: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>): unknown {
-    return this._als.run(storeOf(context), applyWithThis, fn, thisArg, args);
+    const key = this._key;
+    // Until the first AsyncLocalStorage#run enables it, the storage has no async hook to carry a store on.
+    if (key === undefined || !(this._als as unknown as { enabled: boolean }).enabled) return this._als.run(storeOf(context), applyWithThis, fn, thisArg, args);
+    const store = storeOf(context);
+    const resource = executionAsyncResource() as Record<symbol, unknown>;
+    const previous = resource[key];
+    if (previous === store) return fn.apply(thisArg, args as unknown[]);
+    resource[key] = store;
+    try {
+      return fn.apply(thisArg, args as unknown[]);
+    } finally {
+      resource[key] = previous;
+    }
   }
 
   bind<T>(context: Context, target: T): T {

@@ -58,6 +58,49 @@ describe('AsyncLocalStorageContextManager', () => {
   const manager = new AsyncLocalStorageContextManager();
   const ctx = ROOT_CONTEXT.setValue(A, 'inside');
 
+  it('run() (the wrappers\' form) keeps this, arguments, the return value and errors; restores the context; carries it into async work', async () => {
+    const self = { name: 'self' };
+    const inner = ctx.setValue(B, 'nested');
+    const seen: unknown[] = [];
+    const result = manager.run(
+      ctx,
+      function (this: unknown, a: number, b: number) {
+        seen.push(this, a, b, manager.active().getValue(A));
+        // Entering the context already active switches nothing; a nested one is left again on return.
+        manager.run(ctx, () => seen.push(manager.active() === ctx), undefined, []);
+        manager.run(inner, () => seen.push(manager.active().getValue(B)), undefined, []);
+        seen.push(manager.active() === ctx);
+        return a * b;
+      },
+      self,
+      [6, 7],
+    );
+    expect(result).toBe(42);
+    expect(seen).toEqual([self, 6, 7, 'inside', true, 'nested', true]);
+    expect(manager.active()).toBe(ROOT_CONTEXT);
+    const error = new Error('thrown');
+    expect(() => manager.run(ctx, () => { throw error; }, undefined, [])).toThrow(error);
+    expect(manager.active()).toBe(ROOT_CONTEXT);
+    const later = await (manager.run(ctx, () => new Promise((r) => setTimeout(() => r(manager.active().getValue(A)), 1)), undefined, []) as Promise<unknown>);
+    expect(later).toBe('inside');
+  });
+
+  it('run() adds one frame of its own to the stack of an error thrown inside it (Node.js 20 and 22: no AsyncLocalStorage frames)', () => {
+    manager.run(ctx, () => undefined, undefined, []); // AsyncLocalStorage enabled, as after the first request
+    let stack = '';
+    try {
+      manager.run(ctx.setValue(B, 1), () => { throw new Error('where'); }, undefined, []);
+    } catch (err) {
+      stack = (err as Error).stack ?? '';
+    }
+    const frames = stack.split('\n').slice(1);
+    expect(frames.filter((f) => f.includes('AsyncLocalStorageContextManager.run'))).toHaveLength(1);
+    const frameBased = Number(process.versions.node.split('.')[0]) >= 24 || process.execArgv.includes('--experimental-async-context-frame');
+    if (!frameBased) {
+      expect(frames.some((f) => f.includes('applyWithThis') || f.includes('AsyncLocalStorage.run'))).toBe(false);
+    }
+  });
+
   it('with() makes a context active for the call and its async continuations, passing this and arguments', async () => {
     expect(manager.active()).toBe(ROOT_CONTEXT);
     const self = { name: 'self' };
