@@ -339,7 +339,15 @@ function makeClientRequestEmit(original: (...args: any[]) => boolean) {
           onClientResponse(entry, arg);
           endClientSpan(entry, undefined, undefined);
         } else if (event === 'error') endClientSpan(entry, arg, undefined);
-        else if (event === 'close' && entry.response === undefined) endClientSpan(entry, undefined, 'aborted');
+        else if (event === 'close') {
+          if (entry.response === undefined) endClientSpan(entry, undefined, 'aborted');
+          // The connection closed after the whole response arrived, but the application has not read it (or not
+          // to the end yet): Node emits the response's 'end' only once it is read, which may be never. The exchange
+          // is over, so the span ends here, and the agent lets go of the request and the response — kept until
+          // then, an unread response's socket and body stayed alive only because the agent held them (a body
+          // cut short was ended by the response's own 'aborted' before this).
+          else if ((entry.response as { complete?: unknown }).complete === true) endClientSpan(entry, undefined, undefined);
+        }
       } catch (err) {
         reportInstrumentationError('http', 'the client span', err);
       }

@@ -29,6 +29,11 @@
  *    is only queued on Node's unref'd signal handle, and an event loop the cleanup left empty would end with
  *    code 0 before it is dispatched. So a signal a process sends itself while only the agent listens holds the
  *    loop open until it arrives, and the agent then flushes and ends the process by it.
+ *    signal-exit (npm, execa, write-file-atomic, foreground-child… all use it) listens too, but ends the process
+ *    itself only when its listeners are the only ones: its listeners do not count as the application's, or each
+ *    would leave the ending to the other and the process would ignore the signal. The agent flushes, removes its
+ *    listener and raises the signal again; signal-exit, alone now, runs its exit handlers and ends the process
+ *    by the signal, as it does without the agent.
  *
  * 4. A fatal uncaught exception: `uncaughtExceptionMonitor` (which changes nothing about how Node handles the
  *    error) records it on the active span and ends the spans of that context, which the `exit` hand-off then
@@ -57,6 +62,26 @@ function ourSignal(signal: unknown): (typeof SIGNALS)[number] | undefined {
 }
 
 function noop(): void {}
+
+/**
+ * How many of a signal's listeners are signal-exit's: each loaded copy of signal-exit 4 counts itself in the
+ * emitter it keeps on globalThis, signal-exit 3 in the one it keeps on process, one listener per signal each.
+ */
+function signalExitListeners(): number {
+  let count = 0;
+  const v4 = (globalThis as any)[Symbol.for('signal-exit emitter')];
+  if (v4 !== null && typeof v4 === 'object' && typeof v4.count === 'number') count += v4.count;
+  const v3 = (process as any).__signal_exit_emitter__;
+  if (v3 !== null && typeof v3 === 'object' && typeof v3.count === 'number') count += v3.count;
+  return count;
+}
+
+/** Listeners of `signal` that are the application's own: neither the agent's (`ours`) nor signal-exit's. */
+function applicationListeners(signal: string, ours: unknown): number {
+  const listeners = process.listeners(signal as NodeJS.Signals);
+  const others = listeners.length - (listeners.includes(ours as any) ? 1 : 0) - signalExitListeners();
+  return others > 0 ? others : 0;
+}
 
 export class ProcessLifecycle {
   private _installed = false;
@@ -137,7 +162,7 @@ export class ProcessLifecycle {
       const name = ourSignal(signal);
       if (name === undefined) return;
       const ours = this._signalListeners.get(name);
-      if (ours === undefined || process.listenerCount(name) !== 1 || process.listeners(name)[0] !== ours) return;
+      if (ours === undefined || !process.listeners(name).includes(ours) || applicationListeners(name, ours) !== 0) return;
       this._selfSignalWait = setTimeout(() => {
         this._selfSignalWait = undefined;
       }, SELF_SIGNAL_WAIT_MS);
@@ -197,7 +222,7 @@ export class ProcessLifecycle {
 
   private _onSignal(signal: NodeJS.Signals, ours: (signal: NodeJS.Signals) => void): void {
     this._clearSelfSignalWait();
-    const appHandles = process.listenerCount(signal) > 1;
+    const appHandles = applicationListeners(signal, ours) > 0;
     const timeout = this._agent.config.shutdownTimeoutMillis;
     const flush = Promise.all(this._agent.exporters.map((e) => e.processor.flushForExit(timeout))).catch((err) =>
       diag.debug('flush on signal failed', err),
@@ -211,8 +236,8 @@ export class ProcessLifecycle {
         const listener = this._signalListeners.get(s);
         if (listener !== undefined) process.removeListener(s, listener);
       }
-      void ours;
-      // With no listener left, Node's default action applies: the process ends by this signal.
+      // With no listener left, Node's default action applies: the process ends by this signal (or signal-exit,
+      // the only one listening now, runs its handlers and raises it again itself).
       (this._originalKill ?? process.kill).call(process, process.pid, signal);
     });
   }

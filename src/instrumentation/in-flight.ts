@@ -8,7 +8,8 @@
  * the young space grew to its maximum, each scavenge took 5–8 ms instead of 0.4, and peak RSS rose by 33 MB; with
  * this map, as without the agent.
  *
- * Bounded: an operation whose end the instrumentation never sees (a response nobody reads) cannot make it grow
+ * Bounded: an operation whose end the instrumentation never sees (a response nobody reads on a connection that stays
+ * open) cannot make it grow
  * without limit; past the bound the oldest entries go first (a Map iterates in insertion order).
  *
  * Renewed: every RENEW_AFTER insertions (or twice the live entries, if more) the live entries move to a new Map.

@@ -63,6 +63,19 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('on %s', (signal) => {
     }
     expect(receiver.spans.filter((s) => s.kind === 1).map((s) => s.attributes['url.path']).sort()).toEqual(['/n0', '/n1', '/n2']);
   });
+
+  it.each(['signal-exit-4', 'signal-exit-3'])('with %s listening (npm, execa…), its handlers run and the process ends by the signal, as without the agent', async (mode) => {
+    const without = await serveAndSignal(signal, false, { MODE: mode });
+    expect(without).toMatchObject({ code: null, signal });
+    expect(without.stdout).toContain(`cleanup null ${signal}`);
+    receiver.clear();
+    const withAgent = await serveAndSignal(signal, true, queued({ MODE: mode }));
+    expect(withAgent.code).toBe(without.code);
+    expect(withAgent.signal).toBe(without.signal);
+    expect(withAgent.stdout.replace(/listening \d+/, '')).toBe(without.stdout.replace(/listening \d+/, ''));
+    expect(withAgent.stderr).toBe('');
+    expect(receiver.spans.filter((s) => s.kind === 1).map((s) => s.attributes['url.path']).sort()).toEqual(['/n0', '/n1', '/n2']);
+  });
 });
 
 describe('a fatal uncaught exception', () => {
