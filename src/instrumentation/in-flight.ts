@@ -9,8 +9,8 @@
  * this map, as without the agent.
  *
  * Bounded: an operation whose end the instrumentation never sees (a response nobody reads on a connection that stays
- * open) cannot make it grow
- * without limit; past the bound the oldest entries go first (a Map iterates in insertion order).
+ * open) cannot make it grow without limit; past the bound the oldest entries go first (a Map iterates in insertion
+ * order).
  *
  * Renewed: every RENEW_AFTER insertions (or twice the live entries, if more) the live entries move to a new Map.
  * A Map's hash table is rebuilt as entries come and go (to grow, to shrink, to clear deleted slots; a small one
