@@ -42,6 +42,7 @@ import {
   commandQueryText,
   firstErrorIn,
   recordRedisError,
+  redisErrorPrefix,
   redisConnectAttributes,
   redisSpanAttributes,
 } from '../redis/command-text';
@@ -88,7 +89,7 @@ function endWithError(span: Span, err: unknown): void {
  * Ends `span` when the command (or pipeline) is resolved or rejected, by wrapping its `resolve` / `reject`.
  * Two small closures per command: the only way to see the outcome without touching the promise.
  */
-function endOnSettle(target: any, span: Span, scanReplies: boolean): void {
+function endOnSettle(target: any, span: Span, scanReplies: boolean, refusalIgnored = false): void {
   const resolve = target.resolve;
   const reject = target.reject;
   if (typeof resolve !== 'function' || typeof reject !== 'function') {
@@ -108,10 +109,38 @@ function endOnSettle(target: any, span: Span, scanReplies: boolean): void {
   target.reject = function (this: unknown, err: unknown) {
     if (open) {
       open = false;
-      endWithError(span, err);
+      if (refusalIgnored) endRefused(span, err);
+      else endWithError(span, err);
     }
     return reject.apply(this, arguments as any);
   };
+}
+
+/** A refusal the library itself ignores: the server's answer is kept (`db.response.status_code`), not as a failure. */
+function endRefused(span: Span, err: unknown): void {
+  try {
+    const prefix = redisErrorPrefix(err);
+    if (prefix !== undefined) span.setAttribute('db.response.status_code', prefix);
+  } catch (e) {
+    reportInstrumentationError('ioredis', 'recording a reply', e);
+  }
+  endSpan(span);
+}
+
+/**
+ * ioredis's `CLIENT SETINFO` during the handshake, which it sends with its failure ignored: servers before Redis 7.2
+ * refuse it ("unknown subcommand"), and the connection goes on. As an error span it would read as a failure of the
+ * application's (and trip `zerotel run --fail-on error-spans` on every connection).
+ */
+function isIgnoredHandshakeCommand(command: any): boolean {
+  const args = command.args;
+  return (
+    typeof command.name === 'string' &&
+    command.name.toLowerCase() === 'client' &&
+    Array.isArray(args) &&
+    typeof args[0] === 'string' &&
+    args[0].toLowerCase() === 'setinfo'
+  );
 }
 
 /** A pipeline resolves with `[error, reply]` pairs: the first error, or inside a MULTI the EXEC reply's. */
@@ -158,10 +187,15 @@ function makeSendCommand(original: (...args: any[]) => any) {
     try {
       // ioredis's own handshake (AUTH, SELECT, INFO…) runs from the socket, in the root context. So does the
       // application's 'connect' listener, whose commands are its own: only the handshake's commands are taken.
+      let handshake = false;
       if (this.status === 'connect' && getSpan(parent) === undefined && isHandshakeCommand(command.name)) {
-        parent = connecting.get(this) ?? parent;
+        const connectContext = connecting.get(this);
+        if (connectContext !== undefined) {
+          parent = connectContext;
+          handshake = true;
+        }
       }
-      endOnSettle(command, startCommandSpan(this, command, parent), false);
+      endOnSettle(command, startCommandSpan(this, command, parent), false, handshake && isIgnoredHandshakeCommand(command));
     } catch (err) {
       reportInstrumentationError('ioredis', 'starting a command span', err);
     }
