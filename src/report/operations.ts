@@ -4,7 +4,10 @@
  *   else its name (a server span without a route is named after the method alone);
  * - a database span is `{db.operation.name} {db.collection.name}` (docs/database/database-spans.md), else its
  *   name, under its `db.system.name` (`postgresql`, `redis`);
- * - an HTTP client span is `{http.request.method} {server.address}:{server.port}`, or its `url.template`;
+ * - an HTTP client span is `{http.request.method} {server.address}:{server.port}`, or its `url.template`; a
+ *   loopback server on a port the system chose (32768 and up: Linux's ephemeral range starts there, IANA's at
+ *   49152) is `{host}:*`, since a test harness such as supertest's `request(app)` listens on a new one for every
+ *   request, and one row per port would say nothing;
  * - any other span (middleware, internal work) is left out of the table; it still shows in the trace trees.
  */
 import type { TraceFileSpan } from './otlp-json';
@@ -27,6 +30,12 @@ function text(v: unknown): string | undefined {
   return undefined;
 }
 
+const EPHEMERAL_PORTS_FROM = 32768;
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export function classifySpan(span: TraceFileSpan): Operation | undefined {
   const a = span.attributes;
   // db.system is the name before the conventions went stable; older instrumentations still write it.
@@ -47,7 +56,8 @@ export function classifySpan(span: TraceFileSpan): Operation | undefined {
     const template = text(a['url.template']);
     if (template !== undefined) return { type: HTTP_CLIENT, name: `${method} ${template}` };
     const host = text(a['server.address']);
-    const port = text(a['server.port']);
+    let port = text(a['server.port']);
+    if (host !== undefined && port !== undefined && isLoopback(host) && Number(port) >= EPHEMERAL_PORTS_FROM) port = '*';
     return { type: HTTP_CLIENT, name: host !== undefined ? `${method} ${host}${port !== undefined ? ':' + port : ''}` : span.name };
   }
   return undefined;

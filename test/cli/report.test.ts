@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, type Report } from '../../src/report/aggregate';
 import { evaluateGates, GateSyntaxError, parseGate } from '../../src/report/gates';
-import { nanosToMillis, normaliseId } from '../../src/report/otlp-json';
+import { nanosToMillis, normaliseId, type TraceFileSpan } from '../../src/report/otlp-json';
+import { classifySpan } from '../../src/report/operations';
 import { DurationSeries, SlowestTraces, TraceIdCounter } from '../../src/report/stats';
 import { forEachLine, MAX_LINE_BYTES } from '../../src/report/trace-files';
 import { renderJunit, xmlText } from '../../src/cli/junit';
@@ -207,6 +208,19 @@ describe('per-operation statistics', () => {
     expect(op('GET 127.0.0.1:3000')).toMatchObject({ type: 'http client', count: 1, errors: 0 });
     expect(report.operations.find((o) => o.name === 'process job')).toBeUndefined();
     expect(report.operations.map((o) => o.type)).toEqual(['http server', 'http server', 'postgresql', 'postgresql', 'redis', 'http client']);
+  });
+
+  it('groups HTTP client calls to loopback servers on system-chosen ports (supertest\'s request(app)) as one row', () => {
+    const client = (host: string, port: number) =>
+      classifySpan({ kind: 2, name: 'GET', attributes: { 'http.request.method': 'GET', 'server.address': host, 'server.port': port } } as unknown as TraceFileSpan);
+    expect(client('127.0.0.1', 34235)).toEqual({ type: 'http client', name: 'GET 127.0.0.1:*' });
+    expect(client('127.0.0.1', 60999)).toEqual({ type: 'http client', name: 'GET 127.0.0.1:*' });
+    expect(client('::1', 51000)).toEqual({ type: 'http client', name: 'GET ::1:*' });
+    expect(client('localhost', 40000)).toEqual({ type: 'http client', name: 'GET localhost:*' });
+    // A fixed port, or another host, keeps its own row.
+    expect(client('127.0.0.1', 3000)).toEqual({ type: 'http client', name: 'GET 127.0.0.1:3000' });
+    expect(client('api.example.com', 40000)).toEqual({ type: 'http client', name: 'GET api.example.com:40000' });
+    expect(client('10.0.0.7', 50000)).toEqual({ type: 'http client', name: 'GET 10.0.0.7:50000' });
   });
 
   it('DurationSeries percentiles are the nearest rank of the sorted durations', () => {
