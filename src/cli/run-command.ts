@@ -138,6 +138,17 @@ function commandExitCode(finished: Finished): number {
   return finished.code ?? 1;
 }
 
+/** Removes `dir` if it is empty; whether it did. */
+function removeIfEmpty(dir: string): boolean {
+  try {
+    if (fs.readdirSync(dir).length > 0) return false;
+    fs.rmdirSync(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const { own, command } = splitCommand(args);
   const { values } = parseArgs({ args: own, options: RUN_OPTIONS, allowPositionals: false, strict: true });
@@ -150,6 +161,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const color = useColor(values, io.stderrIsTTY, io.env);
 
   const runDir = path.resolve(io.cwd, values.out ?? path.join('.zerotel', runDirectoryName(new Date())));
+  const madeRunDir = !fs.existsSync(runDir);
   fs.mkdirSync(runDir, { recursive: true });
   const env: NodeJS.ProcessEnv = {
     ...io.env,
@@ -165,17 +177,22 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const finished = await runChild(command, env, io.cwd);
   const exitCode = commandExitCode(finished);
   if (finished.spawnError !== undefined) {
+    if (madeRunDir) removeIfEmpty(runDir);
     io.err(`zerotel run: cannot run ${command[0]}: ${finished.spawnError.message}\n`);
     return exitCode;
   }
 
   const outcome = await produceReport([runDir], settings, io);
+  // A run that wrote no trace file leaves no empty directory behind (and no hint pointing at one).
+  const kept = !(madeRunDir && removeIfEmpty(runDir));
+  const how = finished.signal !== null ? `was ended by ${finished.signal}` : `exited with code ${finished.code}`;
   if (!values.quiet) {
     io.err('\n' + renderReportText(outcome.report, outcome.gates, color));
-    const how = finished.signal !== null ? `was ended by ${finished.signal}` : `exited with code ${finished.code}`;
-    io.err(`\nzerotel: the command ${how}; see this report again with: zerotel report ${shownDir}\n`);
+    io.err(`\nzerotel: the command ${how}${kept ? `; see this report again with: zerotel report ${shownDir}` : ''}\n`);
   } else {
     for (const g of outcome.gates) if (g.tripped) io.err(`zerotel: --fail-on ${g.rule} tripped: ${g.detail}\n`);
+    // The verdict replaces the command's exit code: say what that was.
+    if (outcome.tripped) io.err(`zerotel: the command ${how}; exiting with code ${EXIT.GATE}\n`);
   }
   if (outcome.report.summary.spans === 0) {
     io.err(

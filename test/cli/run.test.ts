@@ -170,6 +170,16 @@ describe('zerotel run with other commands', () => {
     const exit = await runZerotel(['run', '--quiet', '--out', path.join(tmp, 'exit7'), '--', process.execPath, '-e', 'process.exit(7)']);
     expect(exit.code).toBe(7);
     expect(exit.stderr).toContain('zerotel: no spans were recorded.');
+    // No trace file: no empty directory left behind, and no hint pointing at one.
+    expect(fs.existsSync(path.join(tmp, 'exit7'))).toBe(false);
+    const loud = await runZerotel(['run', '--out', path.join(tmp, 'exit8'), '--', process.execPath, '-e', 'process.exit(8)']);
+    expect(loud.code).toBe(8);
+    expect(loud.stderr).toContain('zerotel: the command exited with code 8\n');
+    expect(loud.stderr).not.toContain('see this report again');
+    // Quiet, a tripped rule still says what the command's own exit code was.
+    const gated = await runZerotel(['run', '--quiet', '--fail-on', 'GET /never:error-spans', '--out', path.join(tmp, 'exit9'), '--', process.execPath, '-e', 'process.exit(9)']);
+    expect(gated.code).toBe(3);
+    expect(gated.stderr).toContain('zerotel: the command exited with code 9; exiting with code 3');
   });
 
   it('runs a single quoted command line through the shell', async () => {
@@ -181,6 +191,7 @@ describe('zerotel run with other commands', () => {
     const missing = await runZerotel(['run', '--out', path.join(tmp, 'missing'), 'no-such-command-zerotel']);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toContain('zerotel run: cannot run no-such-command-zerotel');
+    expect(fs.existsSync(path.join(tmp, 'missing'))).toBe(false);
     const none = await runZerotel(['run', '--fail-on', 'error-spans']);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('name the command to run');
