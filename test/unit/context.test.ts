@@ -95,7 +95,8 @@ describe('AsyncLocalStorageContextManager', () => {
     }
     const frames = stack.split('\n').slice(1);
     expect(frames.filter((f) => f.includes('AsyncLocalStorageContextManager.run'))).toHaveLength(1);
-    const frameBased = Number(process.versions.node.split('.')[0]) >= 24 || process.execArgv.includes('--experimental-async-context-frame');
+    const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+    const frameBased = Number(process.versions.node.split('.')[0]) >= 24 || flags.includes('--experimental-async-context-frame');
     if (!frameBased) {
       expect(frames.some((f) => f.includes('applyWithThis') || f.includes('AsyncLocalStorage.run'))).toBe(false);
     }
