@@ -129,40 +129,57 @@ function tracedParent(): Context | undefined {
 // ---------------------------------------------------------------------------------------------------------------
 // Commands (5.x: sendCommand; 1.x: sendCommand for raw commands)
 
-function makeSendCommand(original: (...args: any[]) => any) {
-  return function sendCommand(this: any, args: unknown): any {
-    const parent = tracedParent();
-    if (parent === undefined || !Array.isArray(args) || args.length === 0) return original.apply(this, arguments as any);
-    let span: Span | undefined;
-    let state: ClientState | undefined;
-    try {
-      state = clientState(this);
-      span = startCommandSpan(state, args, parent);
-    } catch (err) {
-      reportInstrumentationError('redis', 'starting a command span', err);
-    }
-    if (span === undefined) return original.apply(this, arguments as any);
-    let result: unknown;
-    try {
-      result = original.apply(this, arguments as any);
-    } catch (err) {
-      endWithError(span, err);
-      throw err;
-    }
-    if (!isThenable(result)) {
-      endSpan(span);
-      return result;
-    }
-    return settleCommand(span, result, state!, selectedIndex(args));
-  };
+/**
+ * 1.x `{ isolated: true }` (`commandOptions({ isolated: true })`, or sendCommand's options): the library hands the
+ * command to a client of its isolation pool, whose own `sendCommand` makes the command's span — in the caller's
+ * context, since the pool calls it from a continuation of the caller's acquire. A span here too would count the
+ * command twice. (5.x has no such option: it sends the command on the client itself.)
+ */
+function isIsolated(options: unknown): boolean {
+  return options !== null && typeof options === 'object' && Boolean((options as { isolated?: unknown }).isolated);
+}
+
+function makeSendCommand(isolatable: boolean) {
+  return (original: (...args: any[]) => any) =>
+    function sendCommand(this: any, args: unknown, options: unknown): any {
+      const parent = tracedParent();
+      if (parent === undefined || !Array.isArray(args) || args.length === 0 || (isolatable && isIsolated(options))) {
+        return original.apply(this, arguments as any);
+      }
+      let span: Span | undefined;
+      let state: ClientState | undefined;
+      try {
+        state = clientState(this);
+        span = startCommandSpan(state, args, parent);
+      } catch (err) {
+        reportInstrumentationError('redis', 'starting a command span', err);
+      }
+      if (span === undefined) return original.apply(this, arguments as any);
+      let result: unknown;
+      try {
+        result = original.apply(this, arguments as any);
+      } catch (err) {
+        endWithError(span, err);
+        throw err;
+      }
+      if (!isThenable(result)) {
+        endSpan(span);
+        return result;
+      }
+      return settleCommand(span, result, state!, selectedIndex(args));
+    };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Commands of 1.x: the executor behind the command methods, and transformCommandArguments feeding it
 
-/** Set while a wrapped executor runs, so transformCommandArguments hands back the Redis arguments it built. */
+/**
+ * Set while a wrapped executor runs, so transformCommandArguments hands back the Redis arguments it built (and
+ * whether its command options isolate the command: see isIsolated).
+ */
 let capturing = false;
 let capturedArgs: unknown[] | undefined;
+let capturedIsolated = false;
 
 function makeTransformCommandArguments(original: (...args: any[]) => any) {
   return function transformCommandArguments(this: unknown): any {
@@ -170,6 +187,7 @@ function makeTransformCommandArguments(original: (...args: any[]) => any) {
     if (capturing) {
       capturing = false;
       capturedArgs = out !== null && typeof out === 'object' && Array.isArray(out.args) ? out.args : undefined;
+      capturedIsolated = capturedArgs !== undefined && isIsolated(out.options);
     }
     return out;
   };
@@ -186,6 +204,7 @@ function makeExecutor(original: (...args: any[]) => any) {
     if (parent === undefined) return original.apply(this, arguments as any);
     capturing = true;
     capturedArgs = undefined;
+    capturedIsolated = false;
     let result: unknown;
     try {
       result = original.apply(this, arguments as any);
@@ -194,7 +213,7 @@ function makeExecutor(original: (...args: any[]) => any) {
     }
     const args = capturedArgs as unknown[] | undefined;
     capturedArgs = undefined;
-    if (args === undefined || args.length === 0 || !isThenable(result)) return result;
+    if (args === undefined || args.length === 0 || capturedIsolated || !isThenable(result)) return result;
     let span: Span | undefined;
     let state: ClientState | undefined;
     try {
@@ -426,7 +445,7 @@ export const clientPatcher: Patcher = {
   patch(exportsObject: any, info: ModuleInfo) {
     const proto = exportsObject?.default?.prototype;
     if (proto === undefined) return;
-    wrapMethod(proto, 'sendCommand', makeSendCommand);
+    wrapMethod(proto, 'sendCommand', makeSendCommand(info.version.startsWith('1.')));
     wrapMethod(proto, 'connect', makeConnect);
     wrapMethod(proto, 'emit', makeClientEmit);
     if (info.version.startsWith('1.')) {

@@ -112,6 +112,17 @@ describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
     }
   });
 
+  it.runIf(pkg === 'redis4')('makes one span for a command sent on an isolated client (redis 4)', () => {
+    // The first isolated command makes the pool connect its first client.
+    const [connect, blpop, get, getExecuted] = scenarioChildren(spans, 'isolated', ['redis connect', 'BLPOP', 'GET', 'GET']);
+    expect(connect.status.code).toBe(0);
+    expectRedisClientSpan(blpop, 'BLPOP');
+    expect(blpop.attributes['db.query.text']).toBe(`BLPOP ${P}isolated ?`);
+    expect(get.attributes['db.query.text']).toBe(`GET ${P}plain`);
+    expect(getExecuted.attributes['db.query.text']).toBe(`GET ${P}plain`);
+    expect([facts.isolatedPop, facts.isolatedGet, facts.isolatedExec]).toEqual([null, 'secret-value', 'secret-value']);
+  });
+
   it('reports the selected database index in db.namespace', () => {
     const children = scenarioChildren(spans, 'database', ['SET', 'SELECT', 'GET', 'SELECT', 'DEL']);
     expect(children.map((s) => s.attributes['db.namespace'])).toEqual(['3', '3', '5', '5', '3']);
