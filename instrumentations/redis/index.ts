@@ -31,5 +31,13 @@ export const redisInstrumentation: InstrumentationDefinition = {
       patches: 'RedisClient#sendCommand, connect, emit, MULTI/pipeline executors (1.x: also SELECT, scripts, functions)',
       load: () => require('./patch').clientPatcher,
     },
+    {
+      // A pool task that waits for a client would otherwise run in the context of the task before it.
+      name: '@redis/client',
+      file: 'dist/lib/client/pool.js',
+      versions: '>=5 <6',
+      patches: "RedisClientPool#execute (a waiting task keeps its caller's context)",
+      load: () => require('./patch').poolPatcher,
+    },
   ],
 };

@@ -438,6 +438,29 @@ function onConnectionEvent(client: any, event: 'reconnecting' | 'ready' | 'error
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Client pools (5.x `createClientPool`)
+
+/**
+ * `RedisClientPool#execute(fn)`, through which every pool command, MULTI and `execute` call goes. With an idle
+ * client, fn runs at once, in the caller's context. Otherwise the task waits in the pool's queue and fn runs when a
+ * client comes back — from the previous task's promise continuation, in the context of whoever issued *that*
+ * task: its command spans would join another request's trace. So a task that may wait gets fn bound to its
+ * caller's context (suppression included), and only such a task pays for the binding.
+ */
+function makePoolExecute(original: (...args: any[]) => any) {
+  return function execute(this: any, fn: unknown): any {
+    if (!runtime.tracingEnabled || typeof fn !== 'function') return original.apply(this, arguments as any);
+    let task = fn;
+    try {
+      if (!(this.idleClients > 0)) task = contextManager.bind(contextManager.active(), fn);
+    } catch (err) {
+      reportInstrumentationError('redis', 'binding a pool task to its caller', err);
+    }
+    return task === fn ? original.apply(this, arguments as any) : original.call(this, task);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Patchers
 
 /** `@redis/client/dist/lib/client/index.js` (1.x and 5.0–5.11): the RedisClient prototype. */
@@ -466,6 +489,18 @@ export const clientPatcher: Patcher = {
     for (const name of ['sendCommand', 'connect', 'emit', 'commandsExecutor', 'SELECT', 'executeScript', 'executeFunction', 'multiExecutor', '_executeMulti', '_executePipeline']) {
       unwrapMethod(proto, name);
     }
+  },
+};
+
+/** `@redis/client/dist/lib/client/pool.js` (5.x): RedisClientPool. */
+export const poolPatcher: Patcher = {
+  patch(exportsObject: any) {
+    const proto = exportsObject?.RedisClientPool?.prototype;
+    if (proto !== undefined) wrapMethod(proto, 'execute', makePoolExecute);
+  },
+  unpatch(exportsObject: any) {
+    const proto = exportsObject?.RedisClientPool?.prototype;
+    if (proto !== undefined) unwrapMethod(proto, 'execute');
   },
 };
 

@@ -123,6 +123,18 @@ describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
     expect([facts.isolatedPop, facts.isolatedGet, facts.isolatedExec]).toEqual([null, 'secret-value', 'secret-value']);
   });
 
+  it.runIf(pkg !== 'redis4')('parents a pool command that waited for a client to its own caller (redis 5)', () => {
+    const [blpop] = scenarioChildren(spans, 'pool-first', ['BLPOP']);
+    const [get] = scenarioChildren(spans, 'pool-second', ['GET']);
+    expectRedisClientSpan(get, 'GET');
+    expect(get.attributes['db.query.text']).toBe(`GET ${P}plain`);
+    // The GET was queued until the BLPOP gave the client back.
+    expect(get.start >= blpop.end).toBe(true);
+    expect(facts.poolFirst).toBeNull();
+    expect(facts.poolSecond).toBe('secret-value');
+    expect(facts.poolSecondContinuation).toBe(scenarioSpan(spans, 'pool-second').spanId);
+  });
+
   it('reports the selected database index in db.namespace', () => {
     const children = scenarioChildren(spans, 'database', ['SET', 'SELECT', 'GET', 'SELECT', 'DEL']);
     expect(children.map((s) => s.attributes['db.namespace'])).toEqual(['3', '3', '5', '5', '3']);
