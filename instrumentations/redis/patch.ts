@@ -99,8 +99,18 @@ async function settleCommand(span: Span, promise: Promise<unknown>, state: Clien
   return value;
 }
 
-/** As settleCommand, for a batch: a MULTI whose EXEC reply holds a failed command's error is a failed span. */
-async function settleBatch(span: Span, promise: Promise<unknown>, state: ClientState, selectIndex: unknown): Promise<unknown> {
+/**
+ * What node-redis 1.x throws to the caller (its WatchError, `name` "Error") when a MULTI's EXEC replied null: a
+ * WATCHed key changed and Redis discarded the transaction. The executor resolves with that null; the library's
+ * `exec()` turns it into the error afterwards. (5.x throws it from the executor itself.)
+ */
+const WATCH_ABORTED = Object.freeze({ name: 'WatchError', message: 'One (or more) of the watched keys has been changed' });
+
+/**
+ * As settleCommand, for a batch: a MULTI whose EXEC reply holds a failed command's error is a failed span, and so
+ * is a 1.x MULTI (`watchable`) whose EXEC reply is null.
+ */
+async function settleBatch(span: Span, promise: Promise<unknown>, state: ClientState, selectIndex: unknown, watchable: boolean): Promise<unknown> {
   let value: unknown;
   try {
     value = await promise;
@@ -109,7 +119,8 @@ async function settleBatch(span: Span, promise: Promise<unknown>, state: ClientS
     throw err;
   }
   if (typeof selectIndex === 'number') state.namespace = databaseNamespace(selectIndex);
-  const failed = firstErrorIn(value);
+  // 1.x resolves a MULTI with [MULTI's reply, [QUEUED…], EXEC's reply].
+  const failed = watchable && Array.isArray(value) && value.length > 0 && value[value.length - 1] === null ? WATCH_ABORTED : firstErrorIn(value);
   if (failed !== undefined) endWithError(span, failed);
   else endSpan(span);
   return value;
@@ -347,9 +358,9 @@ function makeBatchExecutor(kind: 'MULTI' | 'PIPELINE' | 'BY_CHAIN_ID') {
       if (parent === undefined) return original.apply(this, arguments as any);
       let span: Span | undefined;
       let state: ClientState | undefined;
+      const batchKind = kind === 'BY_CHAIN_ID' ? (chainId === undefined ? 'PIPELINE' : 'MULTI') : kind;
       try {
         state = clientState(this);
-        const batchKind = kind === 'BY_CHAIN_ID' ? (chainId === undefined ? 'PIPELINE' : 'MULTI') : kind;
         span = startBatchSpan(state, commands, batchKind, parent);
       } catch (err) {
         reportInstrumentationError('redis', 'starting a batch span', err);
@@ -366,7 +377,7 @@ function makeBatchExecutor(kind: 'MULTI' | 'PIPELINE' | 'BY_CHAIN_ID') {
         endSpan(span);
         return result;
       }
-      return settleBatch(span, result, state!, selectedDB);
+      return settleBatch(span, result, state!, selectedDB, kind === 'BY_CHAIN_ID' && batchKind === 'MULTI');
     };
   };
 }

@@ -96,6 +96,16 @@ describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
     expect(same.attributes['db.query.text']).toBe(`GET ${P}m1; GET ${P}m2`);
   });
 
+  it('records a MULTI that a WATCHed key aborted as failed, as the caller sees it', () => {
+    const [, , multi] = scenarioChildren(spans, 'watch', ['WATCH', 'SET', 'MULTI SET']);
+    expect(facts.watchResult).toBeUndefined();
+    expect(facts.watchError).toBe('WatchError: One (or more) of the watched keys has been changed');
+    expect(multi.status).toEqual({ code: 2, message: 'One (or more) of the watched keys has been changed' });
+    expect(multi.attributes['error.type']).toBe('WatchError');
+    expect(multi.attributes['db.response.status_code']).toBeUndefined();
+    expect(multi.events.map((e) => e.name)).toEqual(['exception']);
+  });
+
   it('makes one span for a pipeline', () => {
     const [pipeline] = scenarioChildren(spans, 'pipeline', ['PIPELINE']);
     expectRedisClientSpan(pipeline, 'PIPELINE');
