@@ -286,6 +286,8 @@ function makeExecuteScript(original: (...args: any[]) => any) {
     try {
       state = clientState(this);
       const redisArgs: unknown[] = ['EVALSHA', script?.SHA1];
+      // As executeScript builds them: the number of keys (when the script declares it), then the arguments.
+      if (script?.NUMBER_OF_KEYS !== undefined) redisArgs.push(String(script.NUMBER_OF_KEYS));
       if (Array.isArray(args)) for (let i = 0; i < args.length; i++) redisArgs.push(args[i]);
       span = startCommandSpan(state, redisArgs, parent);
     } catch (err) {

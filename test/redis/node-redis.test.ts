@@ -4,6 +4,7 @@
  * instrumentations/redis/README.md). Each package runs the scenarios of test/fixtures/redis/node-redis-app.js
  * once; the tests assert on the spans the receiver got.
  */
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runApp, ROOT } from '../helpers/child';
@@ -82,6 +83,15 @@ describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
     expect(hget.events.map((e) => e.name)).toEqual(['exception']);
     expect(hget.events[0].attributes['exception.message']).toBe(facts.errorMessage);
     expect(hget.attributes['db.query.text']).toBe(`HGET ${P}plain ?`);
+  });
+
+  it('traces a script call as EVALSHA with its number of keys, key and argument', () => {
+    // The script is new to the server: its first EVALSHA gets NOSCRIPT and node-redis sends EVAL. redis 5 sends
+    // both through sendCommand (two spans); redis 4's executeScript retries inside the one EVALSHA span.
+    const names = pkg === 'redis4' ? ['EVALSHA', 'EVALSHA'] : ['EVALSHA', 'EVAL', 'EVALSHA'];
+    const children = scenarioChildren(spans, 'script', names);
+    for (const s of children) expect(s.attributes['db.query.text']).toBe(`${s.name} ? ? ? ?`);
+    expect(facts.script).toEqual([2, 5]);
   });
 
   it('makes one span for a MULTI/EXEC, none per queued command', () => {
@@ -204,6 +214,7 @@ describe('node-redis OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT', () => {
 
   for (const [mode, pkg, expectedSet] of [
     ['full', 'redis5', (p: string) => `SET ${p}plain secret-value`],
+    ['full', 'redis4', (p: string) => `SET ${p}plain secret-value`],
     ['none', 'redis4', () => undefined],
   ] as const) {
     it(`${mode}: ${mode === 'full' ? 'every argument' : 'no query text'} (${pkg})`, async () => {
@@ -217,6 +228,9 @@ describe('node-redis OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT', () => {
       const [set] = scenarioChildren(spans, 'plain', ['SET', 'GET']);
       expect(set.attributes['db.query.text']).toBe(expectedSet(P));
       expect(set.attributes['db.operation.name']).toBe('SET');
+      const scriptCall = childrenOf(spans, scenarioSpan(spans, 'script')).at(-1)!;
+      const sha = createHash('sha1').update(`-- ${P}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])`).digest('hex');
+      expect(scriptCall.attributes['db.query.text']).toBe(mode === 'full' ? `EVALSHA ${sha} 1 ${P}script 3` : undefined);
     });
   }
 });
