@@ -313,6 +313,8 @@ function makeExecuteFunction(original: (...args: any[]) => any) {
     try {
       state = clientState(this);
       const redisArgs: unknown[] = [fn?.IS_READ_ONLY ? 'FCALL_RO' : 'FCALL', name];
+      // As fCallArguments builds them: the number of keys (when the function declares it), then the arguments.
+      if (fn?.NUMBER_OF_KEYS !== undefined) redisArgs.push(String(fn.NUMBER_OF_KEYS));
       if (Array.isArray(args)) for (let i = 0; i < args.length; i++) redisArgs.push(args[i]);
       span = startCommandSpan(state, redisArgs, parent);
     } catch (err) {

@@ -94,6 +94,13 @@ describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
     expect(facts.script).toEqual([2, 5]);
   });
 
+  it('traces a Redis function call as FCALL with its number of keys, key and argument', () => {
+    const [fcall] = scenarioChildren(spans, 'function', ['FCALL']);
+    expectRedisClientSpan(fcall, 'FCALL');
+    expect(fcall.attributes['db.query.text']).toBe('FCALL ? ? ? ?');
+    expect(facts.function).toBe(4);
+  });
+
   it('makes one span for a MULTI/EXEC, none per queued command', () => {
     const [multi] = scenarioChildren(spans, 'multi', ['MULTI SET']);
     expectRedisClientSpan(multi, 'MULTI SET');
@@ -231,6 +238,8 @@ describe('node-redis OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT', () => {
       const scriptCall = childrenOf(spans, scenarioSpan(spans, 'script')).at(-1)!;
       const sha = createHash('sha1').update(`-- ${P}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])`).digest('hex');
       expect(scriptCall.attributes['db.query.text']).toBe(mode === 'full' ? `EVALSHA ${sha} 1 ${P}script 3` : undefined);
+      const [fcall] = scenarioChildren(spans, 'function', ['FCALL']);
+      expect(fcall.attributes['db.query.text']).toBe(mode === 'full' ? `FCALL incrBy 1 ${P}function 4` : undefined);
     });
   }
 });
