@@ -333,10 +333,12 @@ function makeExecuteFunction(original: (...args: any[]) => any) {
 // ---------------------------------------------------------------------------------------------------------------
 // Batches
 
-function startBatchSpan(state: ClientState, commands: unknown, kind: 'MULTI' | 'PIPELINE', parent: Context): Span {
+/** `wrapped`: the commands are the MULTI's own, between a MULTI and an EXEC (1.0–1.1), which are not counted. */
+function startBatchSpan(state: ClientState, commands: unknown, kind: 'MULTI' | 'PIPELINE', parent: Context, wrapped: boolean): Span {
   const batch = new BatchDescription(getConfig().redisQueryText);
   if (Array.isArray(commands)) {
-    for (let i = 0; i < commands.length; i++) {
+    const end = wrapped ? commands.length - 1 : commands.length;
+    for (let i = wrapped ? 1 : 0; i < end; i++) {
       const args = commands[i]?.args;
       if (Array.isArray(args) && args.length > 0) batch.add(commandName(args[0]), args, 1);
       else batch.add('UNKNOWN', undefined, 0);
@@ -353,7 +355,9 @@ function startBatchSpan(state: ClientState, commands: unknown, kind: 'MULTI' | '
 
 /**
  * 5.x `_executeMulti(commands, selectedDB)` / `_executePipeline(commands, selectedDB)`, and 1.x
- * `multiExecutor(commands, selectedDB, chainId)` where a chain id means MULTI and none a pipeline.
+ * `multiExecutor(commands, selectedDB, chainId)` where a chain id means MULTI and none a pipeline. 1.0 and 1.1
+ * (redis 4.0–4.1) have `multiExecutor(commands, chainId)`, and a MULTI's commands come between its MULTI and
+ * EXEC: a symbol in the second place is that chain id.
  */
 function makeBatchExecutor(kind: 'MULTI' | 'PIPELINE' | 'BY_CHAIN_ID') {
   return function wrap(original: (...args: any[]) => any) {
@@ -362,10 +366,11 @@ function makeBatchExecutor(kind: 'MULTI' | 'PIPELINE' | 'BY_CHAIN_ID') {
       if (parent === undefined) return original.apply(this, arguments as any);
       let span: Span | undefined;
       let state: ClientState | undefined;
-      const batchKind = kind === 'BY_CHAIN_ID' ? (chainId === undefined ? 'PIPELINE' : 'MULTI') : kind;
+      const wrapped = kind === 'BY_CHAIN_ID' && typeof selectedDB === 'symbol';
+      const batchKind = kind === 'BY_CHAIN_ID' ? (chainId === undefined && !wrapped ? 'PIPELINE' : 'MULTI') : kind;
       try {
         state = clientState(this);
-        span = startBatchSpan(state, commands, batchKind, parent);
+        span = startBatchSpan(state, commands, batchKind, parent, wrapped);
       } catch (err) {
         reportInstrumentationError('redis', 'starting a batch span', err);
       }
