@@ -1,6 +1,6 @@
 /**
- * node-redis (`redis` 4 and 5, whose client is `@redis/client` 1.x and 5.x): a CLIENT span per command, one per
- * MULTI/EXEC or pipeline, and spans for connects and reconnects.
+ * node-redis (`redis` 4, 5 and 6, whose client is `@redis/client` 1.x, 5.x and 6.x): a CLIENT span per command,
+ * one per MULTI/EXEC or pipeline, and spans for connects and reconnects.
  *
  * Every version is wrapped, 5.12+ included, although 5.12 publishes its own diagnostics_channel
  * TracingChannels: their messages carry arguments the library has already redacted by its own rules (the key
@@ -27,7 +27,7 @@ export const redisInstrumentation: InstrumentationDefinition = {
       name: '@redis/client',
       // require-in-the-middle names a directory's index file after the directory.
       file: 'dist/lib/client',
-      versions: '>=1 <6',
+      versions: '>=1 <7',
       patches: 'RedisClient#sendCommand, connect, emit, MULTI/pipeline executors (1.x: also SELECT, scripts, functions)',
       load: () => require('./patch').clientPatcher,
     },
@@ -35,7 +35,7 @@ export const redisInstrumentation: InstrumentationDefinition = {
       // A pool task that waits for a client would otherwise run in the context of the task before it.
       name: '@redis/client',
       file: 'dist/lib/client/pool.js',
-      versions: '>=5 <6',
+      versions: '>=5 <7',
       patches: "RedisClientPool#execute (a waiting task keeps its caller's context)",
       load: () => require('./patch').poolPatcher,
     },

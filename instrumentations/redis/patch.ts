@@ -1,6 +1,7 @@
 /**
- * Wrapping for node-redis (`@redis/client`) 1.x (redis 4) and 5.x (redis 5) — 5.12+ included, whose own tracing
- * channels publish too little (already-redacted arguments, no MULTI commands): see README.md and channels.ts.
+ * Wrapping for node-redis (`@redis/client`) 1.x (redis 4), 5.x (redis 5) and 6.x (redis 6, wrapped as 5.x: "5.x"
+ * below means both) — 5.12+ included, whose own tracing channels publish too little (already-redacted arguments,
+ * no MULTI commands): see README.md and channels.ts.
  *
  * Commands: a CLIENT span per command, started in the caller's context and ended when the reply (or error)
  * arrives. 5.x funnels every command through `RedisClient#sendCommand`. 1.x calls a private method from the

@@ -18,6 +18,7 @@ const CLIENTS = [
   { name: 'redis4', client: 'node-redis', pkg: () => 'redis4', preserveSymlinks: false },
   { name: 'redis5-legacy', client: 'node-redis', pkg: () => 'redis5-legacy', preserveSymlinks: false },
   { name: 'redis5', client: 'node-redis', pkg: () => 'redis5', preserveSymlinks: false },
+  { name: 'redis6', client: 'node-redis', pkg: () => 'redis6', preserveSymlinks: false },
   { name: 'ioredis', client: 'ioredis', pkg: () => 'ioredis', preserveSymlinks: false },
   { name: 'ioredis5-legacy', client: 'ioredis', pkg: () => LEGACY_IOREDIS, preserveSymlinks: true },
 ];

@@ -1,7 +1,7 @@
 /**
  * node-redis against the real Redis, under the preload: redis 4 (`@redis/client` 1.x), redis 5.8.3 (before the
- * library's own tracing channels) and redis 5.12 (with them, which the agent does not use: see
- * instrumentations/redis/README.md). Each package runs the scenarios of test/fixtures/redis/node-redis-app.js
+ * library's own tracing channels), redis 5.12 (with them, which the agent does not use: see
+ * instrumentations/redis/README.md) and redis 6. Each package runs the scenarios of test/fixtures/redis/node-redis-app.js
  * once; the tests assert on the spans the receiver got.
  */
 import { createHash } from 'node:crypto';
@@ -24,7 +24,7 @@ import {
 const APP = path.join(ROOT, 'test/fixtures/redis/node-redis-app.js');
 const PREFIX = `zt:test:node-redis:${process.pid}:`;
 
-const VARIANTS = [{ pkg: 'redis4' }, { pkg: 'redis5-legacy' }, { pkg: 'redis5' }];
+const VARIANTS = [{ pkg: 'redis4' }, { pkg: 'redis5-legacy' }, { pkg: 'redis5' }, { pkg: 'redis6' }];
 
 describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
   let receiver: Receiver;
@@ -150,7 +150,7 @@ describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
     expect([facts.isolatedPop, facts.isolatedGet, facts.isolatedExec]).toEqual([null, 'secret-value', 'secret-value']);
   });
 
-  it.runIf(pkg !== 'redis4')('parents a pool command that waited for a client to its own caller (redis 5)', () => {
+  it.runIf(pkg !== 'redis4')('parents a pool command that waited for a client to its own caller (redis 5 and 6)', () => {
     const [blpop] = scenarioChildren(spans, 'pool-first', ['BLPOP']);
     const [get] = scenarioChildren(spans, 'pool-second', ['GET']);
     expectRedisClientSpan(get, 'GET');
