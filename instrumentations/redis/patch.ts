@@ -145,7 +145,8 @@ function tracedParent(): Context | undefined {
  * 1.x `{ isolated: true }` (`commandOptions({ isolated: true })`, or sendCommand's options): the library hands the
  * command to a client of its isolation pool, whose own `sendCommand` makes the command's span — in the caller's
  * context, since the pool calls it from a continuation of the caller's acquire. A span here too would count the
- * command twice. (5.x has no such option: it sends the command on the client itself.)
+ * command twice. Only while the client is open, though: a closed client refuses the command before it reaches the
+ * pool, and that refusal is traced here. (5.x has no such option: it sends the command on the client itself.)
  */
 function isIsolated(options: unknown): boolean {
   return options !== null && typeof options === 'object' && Boolean((options as { isolated?: unknown }).isolated);
@@ -155,7 +156,7 @@ function makeSendCommand(isolatable: boolean) {
   return (original: (...args: any[]) => any) =>
     function sendCommand(this: any, args: unknown, options: unknown): any {
       const parent = tracedParent();
-      if (parent === undefined || !Array.isArray(args) || args.length === 0 || (isolatable && isIsolated(options))) {
+      if (parent === undefined || !Array.isArray(args) || args.length === 0 || (isolatable && isIsolated(options) && this.isOpen === true)) {
         return original.apply(this, arguments as any);
       }
       let span: Span | undefined;
@@ -225,7 +226,7 @@ function makeExecutor(original: (...args: any[]) => any) {
     }
     const args = capturedArgs as unknown[] | undefined;
     capturedArgs = undefined;
-    if (args === undefined || args.length === 0 || capturedIsolated || !isThenable(result)) return result;
+    if (args === undefined || args.length === 0 || (capturedIsolated && this.isOpen === true) || !isThenable(result)) return result;
     let span: Span | undefined;
     let state: ClientState | undefined;
     try {

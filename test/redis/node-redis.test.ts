@@ -141,13 +141,16 @@ describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
 
   it.runIf(pkg === 'redis4')('makes one span for a command sent on an isolated client (redis 4)', () => {
     // The first isolated command makes the pool connect its first client.
-    const [connect, blpop, get, getExecuted] = scenarioChildren(spans, 'isolated', ['redis connect', 'BLPOP', 'GET', 'GET']);
+    const [connect, blpop, get, getExecuted, refused] = scenarioChildren(spans, 'isolated', ['redis connect', 'BLPOP', 'GET', 'GET', 'BLPOP']);
     expect(connect.status.code).toBe(0);
     expectRedisClientSpan(blpop, 'BLPOP');
     expect(blpop.attributes['db.query.text']).toBe(`BLPOP ${P}isolated ?`);
     expect(get.attributes['db.query.text']).toBe(`GET ${P}plain`);
     expect(getExecuted.attributes['db.query.text']).toBe(`GET ${P}plain`);
     expect([facts.isolatedPop, facts.isolatedGet, facts.isolatedExec]).toEqual([null, 'secret-value', 'secret-value']);
+    // The refusal of a closed client is still traced, by the client it was asked of.
+    expect(facts.isolatedClosed).toBe('ClientClosedError');
+    expect(refused.attributes['error.type']).toBe('ClientClosedError');
   });
 
   it.runIf(pkg !== 'redis4')('parents a pool command that waited for a client to its own caller (redis 5 and 6)', () => {
