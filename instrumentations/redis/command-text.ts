@@ -299,7 +299,8 @@ export function messagePrefix(message: unknown): string | undefined {
 /**
  * `error.type` (redis.md: SHOULD match db.response.status_code, else the canonical exception name): the error
  * reply's prefix; else the error's own name when it has one (`AbortError`, `MaxRetriesPerRequestError`); else
- * its class name (node-redis errors such as `ClientClosedError` keep `name` = `Error`); else its code; else `_OTHER`.
+ * its class name (node-redis errors such as `ClientClosedError` keep `name` = `Error`); else its code; else its
+ * name (`Error`); else `_OTHER`.
  */
 export function redisErrorType(err: unknown): string {
   const prefix = redisErrorPrefix(err);

@@ -139,7 +139,8 @@ describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
     }
   });
 
-  it.runIf(pkg === 'redis4')('makes one span for a command sent on an isolated client (redis 4)', () => {
+  // Version-specific cases are registered only for the versions they are about (no skipped tests in the count).
+  if (pkg === 'redis4') it('makes one span for a command sent on an isolated client (redis 4)', () => {
     // The first isolated command makes the pool connect its first client.
     const [connect, blpop, get, getExecuted, refused] = scenarioChildren(spans, 'isolated', ['redis connect', 'BLPOP', 'GET', 'GET', 'BLPOP']);
     expect(connect.status.code).toBe(0);
@@ -153,7 +154,7 @@ describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
     expect(refused.attributes['error.type']).toBe('ClientClosedError');
   });
 
-  it.runIf(pkg !== 'redis4')('parents a pool command that waited for a client to its own caller (redis 5 and 6)', () => {
+  if (pkg !== 'redis4') it('parents a pool command that waited for a client to its own caller (redis 5 and 6)', () => {
     const [blpop] = scenarioChildren(spans, 'pool-first', ['BLPOP']);
     const [get] = scenarioChildren(spans, 'pool-second', ['GET']);
     expectRedisClientSpan(get, 'GET');
