@@ -332,6 +332,8 @@ export function readConfig(env: Env = process.env): ConfigResult {
   const logLevelName = parseEnum(env, 'OTEL_LOG_LEVEL', Object.keys(LOG_LEVEL_NAMES), 'info', w);
   const { sampler, ratio } = readSampler(env, w);
   const exporters = parseNameList(env, 'OTEL_TRACES_EXPORTER', KNOWN_EXPORTERS, ['otlp'], w);
+  // A value other than true or false keeps the sanitizer on: a typo must not start recording literals.
+  const dbStatementSanitizer = parseBoolean(env, 'OTEL_INSTRUMENTATION_COMMON_DB_STATEMENT_SANITIZER_ENABLED', true, w, true);
   const config: AgentConfig = {
     sdkDisabled: parseBoolean(env, 'OTEL_SDK_DISABLED', false, w),
     logLevel: LOG_LEVEL_NAMES[logLevelName],
@@ -357,11 +359,12 @@ export function readConfig(env: Env = process.env): ConfigResult {
       serverExcludedPaths: parseList(env, 'OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS') ?? [],
     },
     expressMiddlewareSpans: parseBoolean(env, 'OTEL_INSTRUMENTATION_EXPRESS_MIDDLEWARE_SPANS', false, w),
-    // A value other than true or false keeps the sanitizer on: a typo must not start recording literals.
-    dbStatementSanitizer: parseBoolean(env, 'OTEL_INSTRUMENTATION_COMMON_DB_STATEMENT_SANITIZER_ENABLED', true, w, true),
+    dbStatementSanitizer,
     pgRequireParentSpan: parseBoolean(env, 'OTEL_INSTRUMENTATION_PG_REQUIRE_PARENT_SPAN', false, w),
     pgSqlcommenter: parseBoolean(env, 'OTEL_INSTRUMENTATION_PG_SQLCOMMENTER_ENABLED', false, w),
-    redisQueryText: parseEnum(env, 'OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT', REDIS_QUERY_TEXT_MODES, 'sanitized', w),
+    // The common switch covers every database, Redis included, as in the other agents that have it; the Redis
+    // variable, when set, says more precisely what to record and wins.
+    redisQueryText: parseEnum(env, 'OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT', REDIS_QUERY_TEXT_MODES, dbStatementSanitizer ? 'sanitized' : 'full', w),
     exitFlushTimeoutMillis: parseInteger(env, 'OTEL_NODE_EXIT_FLUSH_TIMEOUT', 1000, { min: 0, max: 60000 }, w),
     shutdownTimeoutMillis: parseInteger(env, 'OTEL_NODE_SHUTDOWN_TIMEOUT', 5000, { min: 0, max: 120000 }, w),
     fileExporterPath: raw(env, 'OTEL_EXPORTER_FILE_PATH'),

@@ -223,21 +223,25 @@ describe('node-redis OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT', () => {
     await deleteKeys(REDIS_URL, PREFIX);
   });
 
-  for (const [mode, pkg, expectedSet] of [
-    ['full', 'redis5', (p: string) => `SET ${p}plain secret-value`],
-    ['full', 'redis4', (p: string) => `SET ${p}plain secret-value`],
-    ['none', 'redis4', () => undefined],
+  // The common sanitizer switch, set to false, records Redis arguments too, unless the Redis variable says otherwise.
+  const COMMON_OFF = { OTEL_INSTRUMENTATION_COMMON_DB_STATEMENT_SANITIZER_ENABLED: 'false' };
+  for (const [mode, pkg, settings] of [
+    ['full', 'redis5', { OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT: 'full' }],
+    ['full', 'redis4', { OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT: 'full' }],
+    ['none', 'redis4', { OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT: 'none' }],
+    ['full', 'redis5', COMMON_OFF],
+    ['none', 'redis5', { ...COMMON_OFF, OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT: 'none' }],
   ] as const) {
-    it(`${mode}: ${mode === 'full' ? 'every argument' : 'no query text'} (${pkg})`, async () => {
+    it(`${mode}: ${mode === 'full' ? 'every argument' : 'no query text'} (${pkg}, ${Object.keys(settings).join(' and ')})`, async () => {
       receiver.clear();
       const P = `${PREFIX}${mode}:`;
       const result = await runApp(APP, {
-        env: { ...receiver.env(), ...serviceEnv(), REDIS_PKG: pkg, REDIS_PREFIX: P, OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT: mode },
+        env: { ...receiver.env(), ...serviceEnv(), REDIS_PKG: pkg, REDIS_PREFIX: P, ...settings },
       });
       expect(result.code, result.stderr).toBe(0);
       const spans = await receiver.waitFor((s) => s.some((x) => x.name === 'scenario:cleanup'));
       const [set] = scenarioChildren(spans, 'plain', ['SET', 'GET']);
-      expect(set.attributes['db.query.text']).toBe(expectedSet(P));
+      expect(set.attributes['db.query.text']).toBe(mode === 'full' ? `SET ${P}plain secret-value` : undefined);
       expect(set.attributes['db.operation.name']).toBe('SET');
       const scriptCall = childrenOf(spans, scenarioSpan(spans, 'script')).at(-1)!;
       const sha = createHash('sha1').update(`-- ${P}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])`).digest('hex');

@@ -265,6 +265,16 @@ describe('configuration given garbage', () => {
     expect(empty.warnings).toEqual(['OTEL_RESOURCE_ATTRIBUTES: service.name is empty; ignored']);
   });
 
+  it('the common DB statement sanitizer switch off records Redis arguments too, unless the Redis variable is set', () => {
+    const off = { OTEL_INSTRUMENTATION_COMMON_DB_STATEMENT_SANITIZER_ENABLED: 'false' };
+    expect(read({}).config.redisQueryText).toBe('sanitized');
+    expect(read(off).config.redisQueryText).toBe('full');
+    expect(read({ ...off, OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT: 'sanitized' }).config.redisQueryText).toBe('sanitized');
+    expect(read({ ...off, OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT: 'none' }).config.redisQueryText).toBe('none');
+    // A typo in the common switch keeps it on, and so Redis stays sanitized.
+    expect(read({ OTEL_INSTRUMENTATION_COMMON_DB_STATEMENT_SANITIZER_ENABLED: 'flase' }).config.redisQueryText).toBe('sanitized');
+  });
+
   it('clamps a batch size larger than the queue to the queue size', () => {
     const { config, warnings } = read({ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '500' });
     expect(config.batch.maxExportBatchSize).toBe(100);
