@@ -363,12 +363,15 @@ function makeClientRequestEmit(original: (...args: any[]) => boolean) {
 /**
  * Whether a client response that closed before its `end` was cut short by its connection — a network error
  * receiving the body, which makes the span an error (http-spans.md, "Status") — rather than left by the
- * application: one that arrived whole, or that the application destroyed while its connection was still up (a
- * redirect follower such as follow-redirects, under axios, discards every 3xx that way), is not. Node emits
- * `aborted` from the response's destroy before it destroys the socket, so the socket tells which it was.
+ * application: one that arrived whole, or that the application destroyed while its connection was still up, is
+ * not. Node emits `aborted` from the response's destroy before it destroys the socket, so the socket tells which
+ * it was. An application that destroys the request instead (or first: follow-redirects, under axios, does so with
+ * every 3xx, then destroys the response) takes the socket down itself; Node then dumps the response before it
+ * destroys the socket (ClientRequest#destroy, the same in Node 20 to 24), as it does one nobody listens for, and
+ * `_dumped` tells that the application let it go.
  */
 function responseCutShort(res: any): boolean {
-  if (res.complete === true) return false;
+  if (res.complete === true || res._dumped === true) return false;
   const socket = res.socket;
   return !(socket != null && socket.destroyed === false);
 }
