@@ -46,6 +46,11 @@ interface ClientEntry {
   /** The response, once it arrived. */
   response: object | undefined;
   ended: boolean;
+  /**
+   * The propagation headers put on the request, name and value in turn (undefined when none could be): they are
+   * put back when the head is rendered if the application set others after request() returned.
+   */
+  injected: string[] | undefined;
 }
 
 /**
@@ -68,9 +73,14 @@ const incomingRequestGetter = {
   },
 };
 
+/** The headers the setter below put on the request being started: name and value in turn. */
+let injecting: string[] | undefined;
+
 const requestHeaderSetter = {
   set(req: { setHeader(name: string, value: string): void }, key: string, value: string): void {
     req.setHeader(key, value);
+    if (injecting === undefined) injecting = [key, value];
+    else injecting.push(key, value);
   },
 };
 
@@ -426,12 +436,45 @@ function startClientSpan(req: any, scheme: 'http' | 'https', parent: Context, in
     const values = headerValues(req.getHeader(captured[i]));
     if (values !== undefined) span.setAttribute('http.request.header.' + captured[i], values);
   }
-  clientEntries.set(req, { span, request: req, response: undefined, ended: false });
+  const entry: ClientEntry = { span, request: req, response: undefined, ended: false, injected: undefined };
+  clientEntries.set(req, entry);
   // Headers are rendered at the first write or end, after this returns; a request built with raw array
   // headers (or Expect: 100-continue) has them rendered already and cannot carry the context.
   if (injectable) {
-    getPropagator().inject(setSpan(parent, span), req, requestHeaderSetter);
+    injecting = undefined;
+    try {
+      getPropagator().inject(setSpan(parent, span), req, requestHeaderSetter);
+      entry.injected = injecting;
+    } finally {
+      injecting = undefined;
+    }
   }
+}
+
+/**
+ * ClientRequest#_implicitHeader, which renders the head at the first write, end or flushHeaders: the propagation
+ * headers the application set again after request() returned are replaced with the client span's again. superagent (and
+ * so supertest) passes its headers in the options and then sets each on the request once more; following a
+ * redirect, it sets those the previous hop sent — that hop's traceparent among them — so every hop's server span
+ * hung off the first client span, and a traceparent it was given named the caller's span, not the client span.
+ */
+function makeClientImplicitHeader(original: (...args: any[]) => unknown) {
+  return function _implicitHeader(this: any): unknown {
+    const entry = clientEntries.get(this);
+    if (entry !== undefined && entry.injected !== undefined && !entry.ended) {
+      try {
+        // Only a header set again is put back: one the application removed stays removed, as before the head went.
+        const injected = entry.injected;
+        for (let i = 0; i < injected.length; i += 2) {
+          const current = this.getHeader(injected[i]);
+          if (current !== undefined && current !== injected[i + 1]) this.setHeader(injected[i], injected[i + 1]);
+        }
+      } catch (err) {
+        reportInstrumentationError('http', 'the client span', err);
+      }
+    }
+    return original.apply(this, arguments as any);
+  };
 }
 
 function makeRequest(original: (...args: any[]) => any, scheme: 'http' | 'https') {
@@ -471,6 +514,7 @@ function patchShared(http: any): void {
   wrapMethod(http.ServerResponse?.prototype, 'emit', makeResponseEmit);
   wrapMethod(http.ServerResponse?.prototype, 'writeHead', makeWriteHead);
   wrapMethod(http.ClientRequest?.prototype, 'emit', makeClientRequestEmit);
+  wrapMethod(http.ClientRequest?.prototype, '_implicitHeader', makeClientImplicitHeader);
 }
 
 function unpatchShared(http: any): void {
@@ -478,6 +522,7 @@ function unpatchShared(http: any): void {
   unwrapMethod(http.ServerResponse?.prototype, 'emit');
   unwrapMethod(http.ServerResponse?.prototype, 'writeHead');
   unwrapMethod(http.ClientRequest?.prototype, 'emit');
+  unwrapMethod(http.ClientRequest?.prototype, '_implicitHeader');
 }
 
 function makePatcher(scheme: 'http' | 'https'): Patcher {

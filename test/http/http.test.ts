@@ -222,12 +222,14 @@ for (const variant of ['app.js', 'app.mjs']) {
     });
 
     it('replaces trace headers the application set itself on fetch and http requests, never sends them twice', async () => {
-      // the front's server span, three client spans, the peer's three server spans
-      const { response, spans } = await traced('/forward-trace-headers', 7, { headers: { baggage: 'tenant=acme' } });
+      // the front's server span, five client spans, the peer's server spans but the one that got no traceparent
+      const { response, spans } = await traced('/forward-trace-headers', 10, { headers: { baggage: 'tenant=acme' } });
       const received = JSON.parse(response.body) as Array<{ traceparent: string; baggage: string }>;
       const clients = spans.filter((s) => s.kind === CLIENT);
-      expect(clients).toHaveLength(3);
-      for (const [i, via] of ['fetch', 'request', 'http'].entries()) {
+      expect(clients).toHaveLength(5);
+      // a traceparent the application removed before the head went stays removed
+      expect(received[4].traceparent).toBeUndefined();
+      for (const [i, via] of ['fetch', 'request', 'http', 'set-header'].entries()) {
         const client = clients.find((c) => c.attributes['url.full'].endsWith(`via=${via}`))!;
         expect(received[i].traceparent, via).toBe(`00-${client.traceId}-${client.spanId}-01`);
         expect(received[i].baggage, via).toBe('tenant=acme');
