@@ -106,9 +106,44 @@ function onCreate(message: { request: any }): void {
     }
     spans.set(request, span);
     if (typeof request.addHeader === 'function') getPropagator().inject(setSpan(parent, span), request, propagationHeaderSetter);
+    if (request.upgrade != null || request.method === 'CONNECT') watchUpgrade(request);
   } catch (err) {
     reportInstrumentationError('fetch', 'the client span', err);
   }
+}
+
+/**
+ * An accepted upgrade (a WebSocket handshake — the global WebSocket's among them — or undici's upgrade()) or CONNECT
+ * ends in the request's onUpgrade, for which undici before nodejs/undici#5761 (September 2026; the copies built into
+ * Node.js 20 and 22 until then) publishes nothing: no response headers, no trailers, and the span never ended. So
+ * for such a request only (they are few), the request's own onUpgrade — undici calls it as a method of the request,
+ * over HTTP/1.1 and HTTP/2 — is shadowed by one that ends the span once undici has handed the socket over, with the
+ * status code it got. A later undici publishes the headers and trailers inside onUpgrade, which ends the span first;
+ * this then finds nothing left to do. The property is undici's internal request's, not enumerable, and is one the
+ * application never sees.
+ */
+function watchUpgrade(request: any): void {
+  const original = request.onUpgrade;
+  if (typeof original !== 'function') return;
+  Object.defineProperty(request, 'onUpgrade', {
+    configurable: true,
+    enumerable: false,
+    writable: true,
+    value: function onUpgrade(this: any, statusCode: unknown, headers: unknown): unknown {
+      let result: unknown;
+      try {
+        result = original.apply(this, arguments);
+      } catch (err) {
+        onError({ request: this, error: err });
+        throw err;
+      }
+      if (spans.has(this)) {
+        onHeaders({ request: this, response: { statusCode: typeof statusCode === 'number' ? statusCode : undefined, headers } });
+        onTrailers({ request: this });
+      }
+      return result;
+    },
+  });
 }
 
 function onSendHeaders(message: { request: object; socket?: { remoteAddress?: string; remotePort?: number } }): void {
