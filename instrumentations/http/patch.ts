@@ -186,6 +186,13 @@ function endServerSpan(entry: ServerSpanEntry, res: any, event: string): void {
         span.setStatus({ code: 2 });
       }
     }
+    if (event !== 'finish') {
+      // The head went out but the connection closed before the response was whole (the client went away
+      // mid-body, or the application destroyed the response): an error that keeps the status code it sent
+      // (http-spans.md, "HTTP server call: connection dropped before response body was sent").
+      if ((span as any).attributes?.['error.type'] === undefined) span.setAttribute('error.type', 'aborted');
+      span.setStatus({ code: 2, message: 'connection closed before the response was complete' });
+    }
     // The length Node computed for a body given whole to end() (what express's send does), else an explicit
     // Content-Length: the first is one property read where the second is two.
     let n = res._contentLength;

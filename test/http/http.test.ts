@@ -219,6 +219,12 @@ for (const variant of ['app.js', 'app.mjs']) {
       expect(truncated.attributes['http.response.status_code']).toBe(200);
       expect(truncated.status.code).toBe(2);
       expect(truncated.attributes['error.type']).toBe('aborted');
+      // the peer's side of it: the head went out, the connection dropped before the body was whole — an error with
+      // the status code it sent (http-spans.md, "HTTP server call: connection dropped before response body was sent")
+      const dropped = spans.find((s) => s.kind === SERVER && service(s) === 'peer' && s.attributes['url.path'] === '/truncated')!;
+      expect(dropped.attributes['http.response.status_code']).toBe(200);
+      expect(dropped.attributes['error.type']).toBe('aborted');
+      expect(dropped.status.code).toBe(2);
     });
 
     it('replaces trace headers the application set itself on fetch and http requests, never sends them twice', async () => {
