@@ -19,6 +19,13 @@ const getTracer = tracerGetter('fetch');
 const spans = new WeakMap<object, Span>();
 
 /**
+ * Requests whose response came with a 4xx or 5xx (error.type is that status code): an error after it — the body cut
+ * short, a retry handler giving up on it — keeps the status code as the error's type (http-spans.md, error.type:
+ * "when response status code was sent or received and status indicates an error").
+ */
+const statusErrors = new WeakSet<object>();
+
+/**
  * Puts a propagation header on undici's request. `addHeader` appends, and a request the application built with a
  * `traceparent` (or `baggage`) of its own — a gateway forwarding the incoming ones — would then carry two, which the
  * receiver joins into one invalid value and starts a new trace. So a header already there gets our value instead,
@@ -170,6 +177,7 @@ function onHeaders(message: { request: object; response: { statusCode?: number; 
       if (isClientError(status)) {
         span.setAttribute('error.type', String(status));
         span.setStatus({ code: 2 });
+        statusErrors.add(message.request);
       }
     }
     const headers = message.response.headers;
@@ -206,7 +214,7 @@ function onError(message: { request: object; error: unknown }): void {
   try {
     const error = message.error;
     span.recordException(error);
-    span.setAttribute('error.type', exceptionType(error) ?? '_OTHER');
+    if (!statusErrors.has(message.request)) span.setAttribute('error.type', exceptionType(error) ?? '_OTHER');
     span.setStatus({ code: 2, message: error instanceof Error ? error.message : String(error) });
     span.end();
   } catch (err) {

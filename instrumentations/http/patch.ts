@@ -297,12 +297,15 @@ function endClientSpan(entry: ClientEntry, error: unknown, errorType: string | u
   clientEntries.delete(entry.request);
   if (entry.response !== undefined) clientEntries.delete(entry.response);
   const span = entry.span;
+  // A 4xx or 5xx that came (onClientResponse) stays the error's type when the exchange then fails: http-spans.md,
+  // error.type — "when response status code was sent or received and status indicates an error", the status code.
+  const statusError = entry.response !== undefined && isClientError((entry.response as { statusCode?: unknown }).statusCode as number);
   if (error !== undefined) {
     span.recordException(error);
-    span.setAttribute('error.type', exceptionType(error) ?? errorType ?? '_OTHER');
+    if (!statusError) span.setAttribute('error.type', exceptionType(error) ?? errorType ?? '_OTHER');
     span.setStatus({ code: 2, message: error instanceof Error ? error.message : String(error) });
   } else if (errorType !== undefined) {
-    span.setAttribute('error.type', errorType);
+    if (!statusError) span.setAttribute('error.type', errorType);
     span.setStatus({ code: 2 });
   }
   span.end();

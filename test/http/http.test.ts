@@ -227,6 +227,19 @@ for (const variant of ['app.js', 'app.mjs']) {
       expect(dropped.status.code).toBe(2);
     });
 
+    it('keeps the status code as error.type of a 5xx response whose body the connection cut short (http and fetch)', async () => {
+      // the front's server span, two client spans, the peer's two server spans
+      const { response, spans } = await traced('/truncated-5xx', 5);
+      expect(JSON.parse(response.body)).toEqual(['ECONNRESET', 'TypeError']);
+      for (const via of ['http', 'fetch']) {
+        const client = spans.find((s) => s.kind === CLIENT && String(s.attributes['url.full']).endsWith(`via=${via}`))!;
+        expect(client.attributes['http.response.status_code'], via).toBe(502);
+        // http-spans.md, error.type: a status code that indicates an error, once received, is the error's type
+        expect(client.attributes['error.type'], via).toBe('502');
+        expect(client.status.code, via).toBe(2);
+      }
+    });
+
     it('replaces trace headers the application set itself on fetch and http requests, never sends them twice', async () => {
       // the front's server span, five client spans, the peer's server spans but the one that got no traceparent
       const { response, spans } = await traced('/forward-trace-headers', 10, { headers: { baggage: 'tenant=acme' } });
