@@ -213,6 +213,14 @@ function onError(message: { request: object; error: unknown }): void {
   spans.delete(message.request);
   try {
     const error = message.error;
+    // The application let the response go once it came: fetch's body.cancel() or an abort of its signal, undici's
+    // body.destroy(), all an AbortError. As for node:http, that is no error — the status code decides (http-spans.md,
+    // "Status": an error is a network error receiving the body, not a body the caller chose not to read). Undici's
+    // cancel is also how its documentation has a response that will not be read let go.
+    if ((span as any).attributes?.['http.response.status_code'] !== undefined && (error as { name?: unknown } | null)?.name === 'AbortError') {
+      span.end();
+      return;
+    }
     span.recordException(error);
     if (!statusErrors.has(message.request)) span.setAttribute('error.type', exceptionType(error) ?? '_OTHER');
     span.setStatus({ code: 2, message: error instanceof Error ? error.message : String(error) });

@@ -227,6 +227,16 @@ for (const variant of ['app.js', 'app.mjs']) {
       expect(dropped.status.code).toBe(2);
     });
 
+    it('leaves a fetch response whose body the application cancelled without error', async () => {
+      // the front's server span, a client span, the peer's server span
+      const { response, spans } = await traced('/fetch-cancel', 3);
+      expect(response.body).toBe('200');
+      const client = spans.find((s) => s.kind === CLIENT)!;
+      expect(client.attributes['http.response.status_code']).toBe(200);
+      expect(client.attributes['error.type']).toBeUndefined();
+      expect(client.status.code).toBe(0);
+    });
+
     it('keeps the status code as error.type of a 5xx response whose body the connection cut short (http and fetch)', async () => {
       // the front's server span, two client spans, the peer's two server spans
       const { response, spans } = await traced('/truncated-5xx', 5);
