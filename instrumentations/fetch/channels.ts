@@ -157,7 +157,10 @@ function onSendHeaders(message: { request: object; socket?: { remoteAddress?: st
   const span = spans.get(message.request);
   if (span === undefined) return;
   try {
+    // undici publishes this from its HTTP/1.1 writer, and from undici 7 from its HTTP/2 writer too, with the
+    // session's socket, which negotiated h2 through ALPN.
     const socket = message.socket;
+    span.setAttribute('network.protocol.version', (socket as { alpnProtocol?: unknown } | undefined)?.alpnProtocol === 'h2' ? '2' : '1.1');
     if (socket != null && typeof socket.remoteAddress === 'string') {
       span.setAttribute('network.peer.address', socket.remoteAddress);
       if (typeof socket.remotePort === 'number') span.setAttribute('network.peer.port', socket.remotePort);

@@ -113,6 +113,7 @@ for (const variant of ['app.js', 'app.mjs']) {
         expect(client.attributes['http.response.status_code']).toBe(200);
         expect(client.attributes['server.address']).toBe('127.0.0.1');
         expect(client.attributes['server.port']).toBe(peer.port);
+        expect(client.attributes['network.protocol.version']).toBe('1.1');
         expect(client.attributes['url.full']).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${peer.port}/hello\\?via=(http|fetch)$`));
         const peerServer = spans.find((s) => s.kind === SERVER && service(s) === 'peer' && s.parentSpanId === client.spanId);
         expect(peerServer, `peer server span under ${client.scope.name}`).toBeDefined();
