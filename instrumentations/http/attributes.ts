@@ -417,6 +417,18 @@ function sameHost(header: string, host: string): boolean {
 }
 
 /**
+ * Whether the caller gave the request a Host header in its options (Node sets its own only when there is none):
+ * then the header's port need not be the one connected to.
+ */
+function callerSetHost(call: ClientCall): boolean {
+  const opts = typeof call.input === 'string' || isUrlObject(call.input) ? call.options : call.input;
+  const headers = opts !== null && typeof opts === 'object' ? (opts as { headers?: unknown }).headers : undefined;
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) return false;
+  for (const name in headers) if (name.length === 4 && name.toLowerCase() === 'host') return true;
+  return false;
+}
+
+/**
  * The attributes of a client span, read from the ClientRequest Node built (whatever form the call took).
  * `server.address` / `server.port` and `url.full` name where the request goes (http-spans.md, HTTP client:
  * "Host identifier of the URI origin HTTP request is sent to"), not a Host header the caller chose: an app that
@@ -450,8 +462,14 @@ export function clientRequestAttributes(req: ClientRequestLike, call: ClientCall
   let address: string;
   let port: number;
   let authority: string;
-  if (header !== undefined && (typeof req.host !== 'string' || sameHost(header.address, req.host))) {
-    // Node's own Host header (or the caller's, naming the same host): its port is the one connected to.
+  if (
+    header !== undefined &&
+    (typeof req.host !== 'string' || sameHost(header.address, req.host)) &&
+    // The caller's, naming the same host, is as good only with the port connected to: a proxy on the same host
+    // as the server behind it passes on the Host the client sent it, with the proxy's own port.
+    (!callerSetHost(call) || (header.port ?? defaultPort) === (requestCallPort(call.input, call.options) ?? defaultPort))
+  ) {
+    // Node's own Host header (or the caller's, naming the same host and port): its port is the one connected to.
     address = header.address;
     port = header.port ?? defaultPort;
     authority = hostHeader as string;

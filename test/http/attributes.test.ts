@@ -120,6 +120,17 @@ describe('server and client attributes', () => {
     // Node's own Host header (any case) still gives the port
     const own = clientRequestAttributes(request('Api.Example', '/x', 'api.example:8080'), call('http://ignored:1/'));
     expect([own['server.address'], own['server.port'], own['url.full']]).toEqual(['api.example', 8080, 'http://api.example:8080/x']);
+    // a proxy on the same host passing the incoming Host on (the proxy's own port): the port connected to wins
+    const proxied = clientRequestAttributes(
+      request('127.0.0.1', '/x', '127.0.0.1:3000'),
+      call({ host: '127.0.0.1', port: 8080, headers: { host: '127.0.0.1:3000', accept: '*/*' } }),
+    );
+    expect([proxied['server.address'], proxied['server.port'], proxied['url.full']]).toEqual(['127.0.0.1', 8080, 'http://127.0.0.1:8080/x']);
+    const viaUrl = clientRequestAttributes(request('localhost', '/x', 'LocalHost'), call('http://localhost:8080/x', { headers: { Host: 'LocalHost' } }));
+    expect([viaUrl['server.address'], viaUrl['server.port'], viaUrl['url.full']]).toEqual(['localhost', 8080, 'http://localhost:8080/x']);
+    // and one naming the same host and port is as good as Node's own
+    const same = clientRequestAttributes(request('localhost', '/x', 'localhost:8080'), call({ host: 'localhost', port: 8080, headers: { host: 'localhost:8080' } }));
+    expect([same['server.address'], same['server.port'], same['url.full']]).toEqual(['localhost', 8080, 'http://localhost:8080/x']);
   });
 
   it('names the server behind a forward proxy from an absolute-form target, its credentials redacted', () => {
