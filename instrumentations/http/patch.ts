@@ -463,8 +463,8 @@ function startClientSpan(req: any, scheme: 'http' | 'https', parent: Context, in
 
 /**
  * ClientRequest#_implicitHeader, which renders the head at the first write, end or flushHeaders: the propagation
- * headers the application set again after request() returned are replaced with the client span's again. superagent (and
- * so supertest) passes its headers in the options and then sets each on the request once more; following a
+ * headers the application set again after request() returned are replaced with the client span's again. superagent
+ * (and so supertest) passes its headers in the options and then sets each on the request once more; following a
  * redirect, it sets those the previous hop sent — that hop's traceparent among them — so every hop's server span
  * hung off the first client span, and a traceparent it was given named the caller's span, not the client span.
  */
