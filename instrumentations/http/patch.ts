@@ -73,12 +73,17 @@ const incomingRequestGetter = {
   },
 };
 
-/** The headers the setter below put on the request being started: name and value in turn. */
+/**
+ * The headers the setter below put on the request being started that name the client span (name and value in
+ * turn), to be put back if the application sets them again. Not `baggage`: its value is the application's data, and
+ * one the application sets on the request itself is what it means to send.
+ */
 let injecting: string[] | undefined;
 
 const requestHeaderSetter = {
   set(req: { setHeader(name: string, value: string): void }, key: string, value: string): void {
     req.setHeader(key, value);
+    if (key === 'baggage') return;
     if (injecting === undefined) injecting = [key, value];
     else injecting.push(key, value);
   },
