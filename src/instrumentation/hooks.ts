@@ -156,6 +156,24 @@ export function applicationDependsOn(entry: string, name: string): boolean {
   return false;
 }
 
+/**
+ * Points the ES module bindings of the built-ins (`import { request } from 'node:http'`, `import * as http`) at the
+ * CommonJS exports as they are now. Node.js gives an ES module a built-in's exports as they were when the built-in
+ * was first imported, and updates them only through `module.syncBuiltinESMExports()`. An ES module imported by a
+ * CommonJS application (a CommonJS entry or launcher that `import()`s the real application, as process managers
+ * do) can import node:http before anything requires it; when a CommonJS package (express) then requires it and
+ * the agent patches it, the ES module's `request` and `get` would stay Node's own and make no spans. Called once
+ * per patched built-in. It updates every built-in's bindings, not only ours, as Node does whenever anyone calls it:
+ * an application that changed a built-in's CommonJS exports sees that change in its imports too.
+ */
+function syncBuiltinImports(): void {
+  try {
+    (require('node:module') as typeof import('node:module')).syncBuiltinESMExports();
+  } catch (err) {
+    diag.debug('could not update the ES module bindings of the built-ins', err);
+  }
+}
+
 /** The gate looks like the function it stands in for (name, length), as any wrapper of ours must. */
 function markGate<F extends Function>(gate: F, original: Function): F {
   try {
@@ -472,14 +490,17 @@ export class InstrumentationHooks {
       const { unwrapMethod } = require('./wrap') as typeof import('./wrap');
       for (const [target, name] of this._sandboxWraps.splice(0).reverse()) unwrapMethod(target, name);
     }
+    let builtinUnpatched = false;
     for (const applied of this._applied.splice(0).reverse()) {
       try {
         applied.entry.patcher?.unpatch(applied.target, applied.info);
         applied.entry.patched.delete(applied.target);
+        if (applied.info.basedir === undefined && applied.info.format === 'commonjs') builtinUnpatched = true;
       } catch (err) {
         diag.debug(`unpatching ${applied.info.name} failed`, err);
       }
     }
+    if (builtinUnpatched) syncBuiltinImports();
   }
 
   /**
@@ -589,6 +610,7 @@ export class InstrumentationHooks {
       entry.patched.add(target);
       const loaded = patcher;
       recordingWraps(wraps, () => loaded.patch(target, info));
+      if (isBuiltin && format === 'commonjs') syncBuiltinImports();
       if (track) this._applied.push({ entry, target, info });
       diag.debug(`instrumented ${label} (${entry.definition.name}, ${format === 'commonjs' ? 'require' : 'import'})`);
     } catch (err) {

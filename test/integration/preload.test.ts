@@ -76,6 +76,19 @@ describe('the preload', () => {
     expect(server?.attributes['http.route']).toBe('/items/:id');
   });
 
+  it("traces an ES module's named imports of node:http bound before the agent patched it (a CommonJS entry that import()s the app)", async () => {
+    receiver.clear();
+    const r = await runApp(path.join(FIXTURES, 'cjs-imports-esm-app.js'), { env: receiver.env() });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('done\n');
+    expect(r.stderr).toBe('');
+    const clients = receiver.spans.filter((s) => s.kind === 2);
+    const servers = receiver.spans.filter((s) => s.kind === 1);
+    expect(servers.map((s) => s.attributes['url.path']).sort()).toEqual(['/named-get', '/named-request', '/namespace-get']);
+    expect(clients).toHaveLength(3);
+    for (const server of servers) expect(clients.map((c) => c.spanId)).toContain(server.parentSpanId);
+  });
+
   it('works with --import as well', async () => {
     receiver.clear();
     const r = await runApp(script, { nodeArgs: ['--import', REGISTER], env: receiver.env() });
