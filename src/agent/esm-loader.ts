@@ -1,7 +1,8 @@
 /**
  * The ESM side of the preload. CommonJS applications need nothing here (require-in-the-middle sees their modules),
- * so this runs only when the application uses ES modules: an `.mjs` entry, a `.js` entry whose package says
- * `"type": "module"` or whose source uses import/export syntax, or a process started with `--import`/`--loader`.
+ * so this runs only when the application uses ES modules: an `.mjs` (`.mts`) entry, a `.js` (`.ts`) entry whose
+ * package says `"type": "module"` or whose source uses import/export syntax, or a process started with
+ * `--import`/`--loader`.
  * OTEL_NODE_ESM_HOOK=true|false overrides the guess.
  *
  * Where Node.js runs `module.registerHooks` hooks in the application's own thread correctly, import-in-the-middle's
@@ -17,14 +18,16 @@ import path = require('node:path');
 import { diag } from '../diag/logger';
 
 const ESM_FLAGS = /(?:^|\s)(?:--import|--loader|--experimental-loader|--input-type=module|--experimental-default-type=module)\b/;
-// A top-level import or export statement (not `import(` — a dynamic import is legal in CommonJS too).
-const ESM_SYNTAX = /^\s*(?:import\s*(?:[\w*{$]|["'])|export\s+(?:default|const|let|var|function|class|async|\{|\*))/m;
+// A top-level import or export statement (not `import(` — a dynamic import is legal in CommonJS too — nor
+// TypeScript's `import x = require('x')`, which compiles to CommonJS).
+const ESM_SYNTAX = /^\s*(?:import\s*(?:(?![\w$]+\s*=)[\w*{$]|["'])|export\s+(?:default|const|let|var|function|class|async|\{|\*))/m;
 
+/** The "type" of the nearest package.json; undefined when it has none (or there is none). */
 function nearestPackageType(dir: string): string | undefined {
   for (let i = 0; i < 64; i++) {
     try {
       const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
-      return typeof pkg.type === 'string' ? pkg.type : 'commonjs';
+      return typeof pkg.type === 'string' ? pkg.type : undefined;
     } catch {
       // no package.json here (or unreadable): look further up
     }
@@ -62,8 +65,11 @@ export function applicationUsesEsm(nodeOptions: string | undefined, setting: boo
   if (ext === '.cjs' || ext === '.cts') return false;
   const type = nearestPackageType(path.dirname(file));
   if (type === 'module') return true;
-  if (ext === '.js' || ext === '') {
-    // Node.js 22+ runs a .js file with module syntax as ESM even without "type": "module".
+  // An explicit "type": "commonjs" turns Node's syntax detection off.
+  if (type === 'commonjs') return false;
+  if (ext === '.js' || ext === '' || ext === '.ts') {
+    // Node.js 22+ runs a .js file with module syntax as ESM even without "type": "module", and a .ts file (type
+    // stripping, on by default from 22.18 and in 24) the same way.
     try {
       const fd = fs.openSync(file, 'r');
       const buf = Buffer.alloc(16384);
