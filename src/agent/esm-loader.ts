@@ -110,10 +110,33 @@ function registerInThread(include: Array<string | RegExp>): boolean {
     if (!supportsSyncHooks()) return false;
     const hooks = require('import-in-the-middle/register-hooks.mjs') as { register(options: { include: Array<string | RegExp> }): void };
     hooks.register({ include });
+    keepBuiltinsBuiltin();
     diag.debug('ES module hook: in-thread (module.registerHooks)');
     return true;
   } catch (err) {
     diag.debug('ES module hook: the in-thread hook could not be registered, using the CommonJS loader', err);
     return false;
   }
+}
+
+/**
+ * import-in-the-middle's in-thread resolve hook (3.6) answers 'commonjs' as the format of any module without a file
+ * extension that is required from a module with no file name (parent URL ''), so that extensionless CLI scripts
+ * run as CommonJS. A built-in's URL (`node:fs`) has no extension either: Node.js then reads it as a file named
+ * `fs` and throws ENOENT, and the application dies — on any require of a built-in from `node -e` (under
+ * --require), from a `new Module()` given no file name, or through `Module._load(id)` without a parent. This hook,
+ * registered after import-in-the-middle's so that it sees its answer, puts a built-in's format back. Node.js's own
+ * resolution never answers 'commonjs' for a `node:` URL, so nothing else is touched.
+ */
+function keepBuiltinsBuiltin(): void {
+  const { registerHooks } = require('node:module') as { registerHooks(hooks: { resolve: Function }): unknown };
+  registerHooks({
+    resolve(specifier: string, context: unknown, nextResolve: (specifier: string, context: unknown) => { url: string; format?: string }) {
+      const result = nextResolve(specifier, context);
+      if (result.format === 'commonjs' && typeof result.url === 'string' && result.url.startsWith('node:')) {
+        return { ...result, format: 'builtin' };
+      }
+      return result;
+    },
+  });
 }

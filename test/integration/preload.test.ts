@@ -89,6 +89,17 @@ describe('the preload', () => {
     for (const server of servers) expect(clients.map((c) => c.spanId)).toContain(server.parentSpanId);
   });
 
+  it('an ES module application requiring built-ins from a module without a file name runs as without the agent', async () => {
+    const app = path.join(FIXTURES, 'esm-parentless-require.mjs');
+    const without = await runApp(app, { nodeArgs: [] });
+    expect(without.stdout).toBe('function function function function\n');
+    receiver.clear();
+    for (const nodeArgs of [['--require', REGISTER], ['--import', REGISTER]]) {
+      const r = await runApp(app, { nodeArgs, env: receiver.env() });
+      expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: without.stdout, stderr: '' });
+    }
+  });
+
   it('works with --import as well', async () => {
     receiver.clear();
     const r = await runApp(script, { nodeArgs: ['--import', REGISTER], env: receiver.env() });
