@@ -1,8 +1,8 @@
 /**
  * The ESM side of the preload. CommonJS applications need nothing here (require-in-the-middle sees their modules),
  * so this runs only when the application uses ES modules: an `.mjs` (`.mts`) entry, a `.js` (`.ts`) entry whose
- * package says `"type": "module"` or whose source uses import/export syntax, or a process started with
- * `--import`/`--loader`.
+ * package says `"type": "module"` or whose source uses import/export syntax, a `-e` script with that syntax, or a
+ * process started with `--import`/`--loader`.
  * OTEL_NODE_ESM_HOOK=true|false overrides the guess.
  *
  * Where Node.js runs `module.registerHooks` hooks in the application's own thread correctly, import-in-the-middle's
@@ -57,7 +57,12 @@ export function applicationUsesEsm(nodeOptions: string | undefined, setting: boo
   if (setting !== undefined) return setting;
   if (ESM_FLAGS.test(process.execArgv.join(' ')) || (nodeOptions !== undefined && ESM_FLAGS.test(nodeOptions))) return true;
   const entry = process.argv[1];
-  if (entry === undefined || entry === '') return false;
+  if (entry === undefined || entry === '') {
+    // `node -e`/`-p`: Node.js 22.7+ runs a script with module syntax as an ES module (--input-type=module is seen
+    // above). Node keeps the script in process._eval, set before the preload runs.
+    const script = (process as { _eval?: unknown })._eval;
+    return typeof script === 'string' && ESM_SYNTAX.test(script);
+  }
   const file = resolveEntry(entry);
   if (file === undefined) return false;
   const ext = path.extname(file);

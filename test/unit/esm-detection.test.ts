@@ -11,17 +11,24 @@ import { applicationUsesEsm } from '../../src/agent/esm-loader';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerotel-esm-detection-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** applicationUsesEsm for a process whose main script is `entry`, with no flags saying either way. */
-function decide(entry: string | undefined): boolean {
+/**
+ * applicationUsesEsm for a process whose main script is `entry` (or, for `node -e`, that runs `script`), with no
+ * flags saying either way.
+ */
+function decide(entry: string | undefined, script?: string): boolean {
   const argv = process.argv;
   const execArgv = process.execArgv;
+  const proc = process as { _eval?: string };
+  const evalScript = proc._eval;
   process.argv = entry === undefined ? [argv[0]] : [argv[0], entry];
   process.execArgv = [];
+  proc._eval = script;
   try {
     return applicationUsesEsm(undefined, undefined);
   } finally {
     process.argv = argv;
     process.execArgv = execArgv;
+    proc._eval = evalScript;
   }
 }
 
@@ -53,5 +60,12 @@ describe('ES module detection', () => {
     expect(decide(write('typed/app.ts', "const n: number = 1;\n"))).toBe(true);
     write('commonjs/package.json', '{"type":"commonjs"}');
     expect(decide(write('commonjs/app.ts', "import http = require('node:http');\n"))).toBe(false);
+  });
+
+  it('a -e script with module syntax (Node.js 22.7+ runs it as an ES module)', () => {
+    expect(decide(undefined, "import { get } from 'node:http'; get('http://127.0.0.1:1/');")).toBe(true);
+    expect(decide(undefined, "require('node:http').get('http://127.0.0.1:1/');")).toBe(false);
+    expect(decide(undefined, "import('node:http').then((http) => http.get('http://127.0.0.1:1/'));")).toBe(false);
+    expect(decide(undefined, undefined)).toBe(false);
   });
 });
