@@ -290,8 +290,12 @@ export class InstrumentationHooks {
     }
     this._deferRequireHook(this.hookNames);
     // A CommonJS application's `import()` of a package reaches Node's CommonJS loader the same way as an ES
-    // module's import: the loader's hook serves both, unless import-in-the-middle's does.
-    if (options.esm === 'commonjs-loader' || (options.esm === false && options.dynamicImports === true)) this._hookModuleLoad();
+    // module's import: the loader's hook serves both. Under import-in-the-middle's hook too: another
+    // import-in-the-middle loader in the process (@sentry/node registers one, as does the OpenTelemetry
+    // auto-instrumentation's `register`) wraps the packages before ours can, and its wrappers report to its own
+    // copy of import-in-the-middle, never to our Hook; Node still loads the CommonJS package underneath through
+    // Module._load. Whichever sees a package's exports first patches them; the other finds them patched.
+    if (options.esm !== false || options.dynamicImports === true) this._hookModuleLoad();
     if (options.esm === 'commonjs-loader') this._requireForEsm(options.entry);
     if (options.esm === 'import-hook') {
       try {

@@ -100,6 +100,35 @@ describe('the preload', () => {
     }
   });
 
+  it('instruments an ES module application alongside another copy of import-in-the-middle with its loader (@sentry/node registers one)', async () => {
+    // Another library's own copy of import-in-the-middle (another version, so not deduplicated), whose loader
+    // hook it registers itself, as @sentry/node and the OpenTelemetry auto-instrumentation's `register` do.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerotel-other-iitm-'));
+    try {
+      const modules = path.join(dir, 'node_modules');
+      fs.cpSync(path.join(ROOT, 'node_modules', 'import-in-the-middle'), path.join(modules, 'import-in-the-middle'), { recursive: true });
+      for (const dep of ['cjs-module-lexer', 'es-module-lexer', 'module-details-from-path']) {
+        fs.symlinkSync(path.join(ROOT, 'node_modules', dep), path.join(modules, dep), 'dir');
+      }
+      const other = path.join(dir, 'other-loader.mjs');
+      fs.writeFileSync(other, "import { register } from 'node:module';\nregister('import-in-the-middle/hook.mjs', import.meta.url);\n");
+      const app = path.join(FIXTURES, 'esm-express.mjs');
+      for (const nodeArgs of [
+        ['--require', REGISTER, '--import', other],
+        ['--import', other, '--import', REGISTER],
+      ]) {
+        receiver.clear();
+        const r = await runApp(app, { nodeArgs, env: receiver.env() });
+        expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: 'item 7\n', stderr: '' });
+        const server = receiver.spans.find((s) => s.kind === 1);
+        expect(server?.name).toBe('GET /items/:id');
+        expect(receiver.spans.filter((s) => s.name === 'request handler - /items/:id')).toHaveLength(1);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('works with --import as well', async () => {
     receiver.clear();
     const r = await runApp(script, { nodeArgs: ['--import', REGISTER], env: receiver.env() });
