@@ -81,6 +81,10 @@ export interface DoctorReport {
 }
 
 const PRELOAD_FLAG = /(?:^|\s)(?:--require|-r|--import)(?:=|\s+)["']?([^\s"']*zerotel[\\/]register(?:\.js)?|[^\s"']*[\\/]register\.js)["']?/;
+/** A CommonJS entry loading an ES module: `import(…)`, or a require of an .mjs file. */
+const LOADS_ES_MODULE = /\bimport\s*\(|\brequire\s*\(\s*['"][^'"]+\.mjs['"]/;
+/** zerotel's register given as a module loader: Node runs loaders in a thread of their own, where the agent traces nothing. */
+const LOADER_FLAG = /(?:^|\s)(?:--loader|--experimental-loader)(?:=|\s+)["']?[^\s"']*zerotel[\\/]register(?:\.js)?["']?/;
 const ZEROTEL_RUN = /(?:^|[\s;&|])(?:npx\s+)?zerotel\s+run\b/;
 const FLAGS_WITH_VALUE = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-e', '--eval', '-p', '--print', '--env-file', '--conditions', '-C', '--input-type']);
 
@@ -376,9 +380,17 @@ function preloadFindings(dir: string, app: AppInfo, config: AgentConfig, pkg: an
   const scripts: Record<string, string> = pkg.scripts !== null && typeof pkg.scripts === 'object' ? pkg.scripts : {};
   const start = app.startScript;
   const startPreloads = start !== undefined && (isOurPreload(start) || ZEROTEL_RUN.test(start));
+  const asLoader = [config.nodeOptions, start].find((text) => text !== undefined && LOADER_FLAG.test(text));
   if (viaNodeOptions) findings.push({ level: 'note', message: 'NODE_OPTIONS preloads the agent: every Node.js process started from this environment is traced.' });
   else if (startPreloads) findings.push({ level: 'note', message: `The start script preloads the agent: ${JSON.stringify(start)}.` });
-  else if (start !== undefined) {
+  else if (asLoader !== undefined) {
+    findings.push({
+      level: 'problem',
+      message:
+        `${asLoader === start ? 'The start script' : 'NODE_OPTIONS'} gives the agent to Node.js as a module loader (--loader): Node.js runs loaders ` +
+        `in a thread of their own, where the agent traces nothing. Preload it instead: --import zerotel/register (or --require zerotel/register).`,
+    });
+  } else if (start !== undefined) {
     const entry = app.entry ?? 'app.js';
     const flag = app.esm ? '--import' : '--require';
     findings.push({
@@ -406,6 +418,15 @@ function preloadFindings(dir: string, app: AppInfo, config: AgentConfig, pkg: an
     source = fs.readFileSync(path.resolve(dir, app.entry), 'utf8');
   } catch {
     return;
+  }
+  if (!app.esm && config.esmHook === undefined && LOADS_ES_MODULE.test(source)) {
+    findings.push({
+      level: 'note',
+      message:
+        `${app.entry} is CommonJS and loads ES modules (import(), or require() of an .mjs file). Their imports of node:http and ` +
+        `node:https are instrumented once anything requires those modules, as express and the other CommonJS frameworks do; if ` +
+        `the ES modules serve or call HTTP with node:http alone, set OTEL_NODE_ESM_HOOK=true.`,
+    });
   }
   const inCode = loadedBeforeAgent(source, instrumentedPackageNames());
   if (inCode === undefined) return;

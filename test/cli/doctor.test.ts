@@ -138,6 +138,35 @@ describe('zerotel doctor on other apps', () => {
     expect(problems(diagnose(inCode, { NODE_OPTIONS: '--max-old-space-size=100' })).some((p) => p.startsWith('main.mjs imports the agent in code. In an ES module every static import is loaded before'))).toBe(true);
   });
 
+  it('says that the agent given as a module loader (--loader) traces nothing, in the start script or NODE_OPTIONS', () => {
+    const loaderProblem = /^(The start script|NODE_OPTIONS) gives the agent to Node\.js as a module loader \(--loader\): Node\.js runs loaders in a thread of their own/;
+    const byScript = diagnose(app('as-loader', { 'package.json': { name: 'a', type: 'module', scripts: { start: 'node --loader zerotel/register main.js' } }, 'main.js': '' }), {});
+    expect(problems(byScript)).toHaveLength(1);
+    expect(problems(byScript)[0]).toMatch(loaderProblem);
+    expect(problems(byScript)[0]).toMatch(/^The start script/);
+    const byOptions = diagnose(app('as-loader-env', { 'package.json': { name: 'a', scripts: { start: 'node main.mjs' } }, 'main.mjs': '' }), {
+      NODE_OPTIONS: '--experimental-loader=zerotel/register',
+    });
+    expect(problems(byOptions)).toHaveLength(1);
+    expect(problems(byOptions)[0]).toMatch(/^NODE_OPTIONS gives the agent to Node\.js as a module loader/);
+    // another loader beside the agent's preload is no problem
+    const beside = diagnose(app('loader-beside', { 'package.json': { name: 'a', scripts: { start: 'node --loader ts-node/esm --import zerotel/register main.ts' } }, 'main.ts': '' }), {});
+    expect(problems(beside)).toEqual([]);
+  });
+
+  it('says that a CommonJS entry loading ES modules gets node:http instrumented for them only once something requires it', () => {
+    const note = /^launcher\.js is CommonJS and loads ES modules .* set OTEL_NODE_ESM_HOOK=true\.$/;
+    const start = { start: 'node --require zerotel/register launcher.js' };
+    const byImport = diagnose(app('launcher-import', { 'package.json': { name: 'a', scripts: start }, 'launcher.js': "import('./server.mjs');\n" }), {});
+    expect(notes(byImport).filter((n) => note.test(n))).toHaveLength(1);
+    const byRequire = diagnose(app('launcher-require', { 'package.json': { name: 'a', scripts: start }, 'launcher.js': "require('./server.mjs');\n" }), {});
+    expect(notes(byRequire).filter((n) => note.test(n))).toHaveLength(1);
+    const plain = diagnose(app('launcher-none', { 'package.json': { name: 'a', scripts: start }, 'launcher.js': "require('./server.js');\n" }), {});
+    expect(notes(plain).filter((n) => note.test(n))).toHaveLength(0);
+    const forced = diagnose(app('launcher-forced', { 'package.json': { name: 'a', scripts: start }, 'launcher.js': "import('./server.mjs');\n" }), { OTEL_NODE_ESM_HOOK: 'true' });
+    expect(notes(forced).filter((n) => note.test(n))).toHaveLength(0);
+  });
+
   it('says which test runner setups the agent cannot trace: vitest\'s thread pools, Jest\'s ES module mode', () => {
     const threadsNote = /^vitest runs the tests in worker threads \(pool (threads|vmThreads)\), where the agent does not run/;
     const byFlag = diagnose(app('vitest-flag', { 'package.json': { name: 'a', scripts: { test: 'vitest run --pool=threads' } } }), {});
