@@ -32,6 +32,42 @@ function isMainThread(): boolean {
   return (require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
 }
 
+/**
+ * Whether the command line gives zerotel's register as a module loader and never as a preload: then this is Node's
+ * loader thread, the agent's only copy, and the application's thread has none. (A preload runs in the loader
+ * thread too, which is why the flags are read rather than the thread.) Only called off the main thread.
+ */
+function givenAsLoader(nodeOptions: string | undefined): boolean {
+  try {
+    const path = require('node:path') as typeof import('node:path');
+    const { fileURLToPath } = require('node:url') as typeof import('node:url');
+    let register: string | undefined;
+    const isOurs = (value: string): boolean => {
+      if (/zerotel[\\/]register(?:\.js)?$/.test(value)) return true;
+      try {
+        // the package resolves itself by its name (package.json "exports")
+        register ??= require.resolve('zerotel/register');
+        return path.resolve(value.startsWith('file:') ? fileURLToPath(value) : value) === register;
+      } catch {
+        return false;
+      }
+    };
+    const flags = [...process.execArgv, ...(nodeOptions ?? '').split(/\s+/).filter((f) => f !== '')];
+    let asLoader = false;
+    for (let i = 0; i < flags.length; i++) {
+      const m = /^(--loader|--experimental-loader|--require|-r|--import)(?:=(.*))?$/.exec(flags[i]);
+      if (m === null) continue;
+      const value = m[2] ?? flags[++i];
+      if (value === undefined || !isOurs(value.replace(/^["']|["']$/g, ''))) continue;
+      if (m[1] !== '--loader' && m[1] !== '--experimental-loader') return false;
+      asLoader = true;
+    }
+    return asLoader;
+  } catch {
+    return false;
+  }
+}
+
 export function start(): Agent | undefined {
   try {
     const { config, warnings } = readConfig();
@@ -58,7 +94,12 @@ export function start(): Agent | undefined {
     // Worker threads share the process with the main thread's agent; a second agent per worker would double
     // the cost and the exports. (The agent's own exit worker is one of them.)
     if (!isMainThread()) {
-      diag.debug('not starting in a worker thread');
+      if (givenAsLoader(config.nodeOptions)) {
+        diag.warn(
+          'zerotel was given to Node.js as a module loader (--loader/--experimental-loader): Node.js runs loaders in a ' +
+            'thread of their own, so the application is not traced. Preload it instead: --import zerotel/register (or --require).',
+        );
+      } else diag.debug('not starting in a worker thread');
       return undefined;
     }
     if (config.sdkDisabled) {

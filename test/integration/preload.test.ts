@@ -129,6 +129,22 @@ describe('the preload', () => {
     }
   });
 
+  it('given as a module loader (--experimental-loader), which runs it in a thread of its own, it says the app is not traced', async () => {
+    const warning = 'zerotel warn: zerotel was given to Node.js as a module loader (--loader/--experimental-loader)';
+    receiver.clear();
+    const r = await runApp(path.join(FIXTURES, 'esm-script.mjs'), { nodeArgs: ['--no-warnings', '--experimental-loader', REGISTER], env: receiver.env() });
+    expect(r.code).toBe(0);
+    expect(r.stderr.split('\n').filter((line) => line.startsWith(warning))).toHaveLength(1);
+    // a preload runs in the loader thread too: beside another loader there is nothing to say
+    receiver.clear();
+    const beside = await runApp(path.join(FIXTURES, 'esm-script.mjs'), {
+      nodeArgs: ['--no-warnings', '--require', REGISTER, '--experimental-loader', 'data:text/javascript,export {}'],
+      env: receiver.env(),
+    });
+    expect({ code: beside.code, stderr: beside.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(receiver.spans).toHaveLength(2);
+  });
+
   it('works with --import as well', async () => {
     receiver.clear();
     const r = await runApp(script, { nodeArgs: ['--import', REGISTER], env: receiver.env() });
