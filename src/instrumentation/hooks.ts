@@ -279,7 +279,6 @@ export class InstrumentationHooks {
 
   enable(options: HookOptions): void {
     this._enabled = true;
-    this._warnAlreadyLoaded();
     for (const definition of this.definitions) {
       if (definition.start === undefined) continue;
       try {
@@ -288,6 +287,7 @@ export class InstrumentationHooks {
         diag.error(`the ${definition.name} instrumentation could not start; it is off`, err);
       }
     }
+    this._instrumentAlreadyLoaded();
     this._deferRequireHook(this.hookNames);
     // A CommonJS application's `import()` of a package reaches Node's CommonJS loader the same way as an ES
     // module's import: the loader's hook serves both. Under import-in-the-middle's hook too: another
@@ -629,17 +629,27 @@ export class InstrumentationHooks {
     }
   }
 
-  /** Warns about instrumented packages that were loaded before the agent (it cannot patch those). */
-  private _warnAlreadyLoaded(): void {
+  /**
+   * Instrumented packages loaded before the agent started (by another preload, or by the application before it
+   * required the agent in code) are patched now, as require-in-the-middle would patch them at the application's
+   * next require of them anyway — and as an ES module's import of them on Node.js 20, which takes them from the
+   * cache without passing any hook, never would. What was made with them before may still escape (an object
+   * built, a function a package copied at load), hence the warning, once per package.
+   */
+  private _instrumentAlreadyLoaded(): void {
     const cache = require.cache;
-    const seen = new Set<string>();
+    const warned = new Set<string>();
     for (const file of Object.keys(cache)) {
       const pkg = packageFileOf(file)?.pkg;
-      if (pkg === undefined || seen.has(pkg) || !this._byName.has(pkg)) continue;
-      seen.add(pkg);
+      if (pkg === undefined || !this._packages.has(pkg)) continue;
+      const loaded = cache[file];
+      // a module still being loaded (a cycle through the agent's require) is left to the hooks
+      if (loaded !== undefined && loaded.loaded) this._onPackageFileLoaded(loaded.exports, file, true);
+      if (warned.has(pkg) || !this._byName.has(pkg)) continue;
+      warned.add(pkg);
       diag.warn(
-        `${pkg} was loaded before zerotel, so it is not instrumented. Start the agent first: ` +
-          `node --require zerotel/register app.js (or put it first in NODE_OPTIONS)`,
+        `${pkg} was loaded before zerotel: it is instrumented from now on, but what the application made with it before ` +
+          `may not be traced. Start the agent first: node --require zerotel/register app.js (or put it first in NODE_OPTIONS)`,
       );
     }
   }

@@ -195,6 +195,22 @@ describe('the preload', () => {
     }
   });
 
+  it('instruments a package another preload loaded before the agent, and says what may escape', async () => {
+    // On Node.js 20 an ES module's import of a CommonJS package already in the cache passes no hook at all.
+    receiver.clear();
+    const r = await runApp(path.join(FIXTURES, 'esm-express.mjs'), {
+      nodeArgs: ['--require', require.resolve('express'), '--require', REGISTER],
+      env: receiver.env(),
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('item 7\n');
+    expect(r.stderr.split('\n').filter((line) => line !== '')).toEqual([
+      'zerotel warn: express was loaded before zerotel: it is instrumented from now on, but what the application made with it ' +
+        'before may not be traced. Start the agent first: node --require zerotel/register app.js (or put it first in NODE_OPTIONS)',
+    ]);
+    expect(receiver.spans.find((s) => s.kind === 1)?.name).toBe('GET /items/:id');
+  });
+
   it('loaded twice (two copies, or --require and --import): one agent, no double spans', async () => {
     const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'zerotel-copy-'));
     fs.cpSync(path.join(ROOT, 'dist'), path.join(copy, 'dist'), { recursive: true });
