@@ -1,5 +1,5 @@
 /**
- * ioredis 5: a CLIENT span per command (including commands queued while connecting), one per pipeline or
+ * ioredis 5 and 6: a CLIENT span per command (including commands queued while connecting), one per pipeline or
  * MULTI/EXEC, and spans for connects and reconnects. The Redis text and attribute rules are shared with the
  * node-redis instrumentation (instrumentations/redis/command-text.ts).
  */
@@ -10,10 +10,10 @@ export const ioredisInstrumentation: InstrumentationDefinition = {
   packageName: 'ioredis',
   modules: [
     {
-      // 5.11+ also publish ioredis:* TracingChannels; they are not used (see patch.ts for why), so every 5.x is
-      // wrapped the same way.
+      // 5.11+ and 6 also publish ioredis:* TracingChannels; they are not used (see patch.ts for why), so every
+      // version is wrapped the same way. 6.0 keeps every method and argument the wrappers rely on.
       name: 'ioredis',
-      versions: '>=5 <6',
+      versions: '>=5 <7',
       patches: 'Redis#sendCommand, Redis#connect (and #setStatus, #silentEmit, where its outcome is seen), Pipeline#exec, Pipeline#sendCommand (auto-pipelines)',
       load: () => require('./patch').ioredisPatcher,
     },

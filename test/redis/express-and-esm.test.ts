@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpRequest, REGISTER, ROOT, runApp, startApp } from '../helpers/child';
 import { Receiver } from '../helpers/receiver';
 import { REDIS_URL, requireRedis, serviceEnv } from '../helpers/services';
-import { deleteKeys, LEGACY_IOREDIS, linkLegacyIoredis, scenarioChildren, unlinkLegacyIoredis } from './redis-spans';
+import { deleteKeys, IOREDIS6, LEGACY_IOREDIS, linkLegacyIoredis, scenarioChildren, unlinkLegacyIoredis } from './redis-spans';
 
 const EXPRESS_APP = path.join(ROOT, 'test/fixtures/redis/express-app.js');
 const ESM_APP = path.join(ROOT, 'test/fixtures/redis/esm-app.mjs');
@@ -21,6 +21,7 @@ const CLIENTS = [
   { name: 'redis6', client: 'node-redis', pkg: () => 'redis6', preserveSymlinks: false },
   { name: 'ioredis', client: 'ioredis', pkg: () => 'ioredis', preserveSymlinks: false },
   { name: 'ioredis5-legacy', client: 'ioredis', pkg: () => LEGACY_IOREDIS, preserveSymlinks: true },
+  { name: 'ioredis6', client: 'ioredis', pkg: () => IOREDIS6, preserveSymlinks: true },
 ];
 
 /** What the test saw as the redis span's parent, per client (reported by the last test). */

@@ -6,30 +6,41 @@
  */
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runApp } from '../helpers/child';
+import { REGISTER, runApp } from '../helpers/child';
 import { Receiver } from '../helpers/receiver';
 import { requireRedis, serviceEnv } from '../helpers/services';
+import { IOREDIS6, linkLegacyIoredis, unlinkLegacyIoredis } from './redis-spans';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'redis', 'ioredis-order.js');
 let receiver: Receiver;
 
 beforeAll(async () => {
   await requireRedis();
+  linkLegacyIoredis();
   receiver = await Receiver.start();
 });
 
-afterAll(() => receiver?.close());
+afterAll(async () => {
+  unlinkLegacyIoredis();
+  await receiver?.close();
+});
 
-describe('ioredis connect() under the agent', () => {
+const VARIANTS = [
+  { name: 'ioredis', pkg: 'ioredis', without: [] as string[], under: ['--require', REGISTER] },
+  { name: 'ioredis6', pkg: IOREDIS6, without: ['--preserve-symlinks'], under: ['--preserve-symlinks', '--require', REGISTER] },
+];
+
+describe.each(VARIANTS)('$name connect() under the agent', ({ name, pkg, without: withoutArgs, under: underArgs }) => {
   it('settles when it would without the agent, and its spans end with the outcome', async () => {
-    const env = receiver.env({ ...serviceEnv(), OTEL_SERVICE_NAME: 'ioredis-order' });
-    const without = await runApp(FIXTURE, { nodeArgs: [], env });
+    const service = `ioredis-order-${name}`;
+    const env = receiver.env({ ...serviceEnv(), OTEL_SERVICE_NAME: service, REDIS_PKG: pkg });
+    const without = await runApp(FIXTURE, { nodeArgs: withoutArgs, env });
     expect(without.stdout).toContain('error event | connect rejected (Connection is closed.)');
-    const under = await runApp(FIXTURE, { env });
+    const under = await runApp(FIXTURE, { nodeArgs: underArgs, env });
     expect(under.stderr).toBe(without.stderr);
     expect(under.stdout).toBe(without.stdout);
-    const spans = await receiver.waitFor((all) => all.filter((s) => s.resource['service.name'] === 'ioredis-order').length >= 4);
-    const connects = spans.filter((s) => s.resource['service.name'] === 'ioredis-order' && s.name === 'redis connect');
+    const spans = await receiver.waitFor((all) => all.filter((s) => s.resource['service.name'] === service).length >= 4);
+    const connects = spans.filter((s) => s.resource['service.name'] === service && s.name === 'redis connect');
     expect(connects).toHaveLength(2);
     const [ok, refused] = connects.sort((a, b) => (a.start < b.start ? -1 : 1));
     expect(ok.status.code).toBe(0);
@@ -39,9 +50,9 @@ describe('ioredis connect() under the agent', () => {
   });
 
   it('a refused connect() nobody handles still ends the process by the unhandled rejection', async () => {
-    const env = receiver.env({ ...serviceEnv(), OTEL_TRACES_EXPORTER: 'none' });
-    const without = await runApp(FIXTURE, { nodeArgs: [], env, args: ['unhandled'] });
-    const under = await runApp(FIXTURE, { env, args: ['unhandled'] });
+    const env = receiver.env({ ...serviceEnv(), OTEL_TRACES_EXPORTER: 'none', REDIS_PKG: pkg });
+    const without = await runApp(FIXTURE, { nodeArgs: withoutArgs, env, args: ['unhandled'] });
+    const under = await runApp(FIXTURE, { nodeArgs: underArgs, env, args: ['unhandled'] });
     expect(without.code).toBe(1);
     expect(under.code).toBe(without.code);
     expect(under.stderr).toContain('ECONNREFUSED');

@@ -1,7 +1,8 @@
 /**
  * ioredis against the real Redis, under the preload: 5.11 (which also publishes its own tracing channels, not
- * used) and 5.9.3 (`ioredis5-legacy`). The agent hooks the package named `ioredis`, so 5.9.3 is reached
- * through a symlink named `ioredis` with --preserve-symlinks, as an application that depends on it would have it.
+ * used), 5.9.3 (`ioredis5-legacy`) and 6 (`ioredis6`). The agent hooks the package named `ioredis`, so 5.9.3 and
+ * 6 are reached through a symlink named `ioredis` with --preserve-symlinks, as an application that depends on them
+ * would have it.
  */
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import {
   childrenOf,
   deleteKeys,
   expectRedisClientSpan,
+  IOREDIS6,
   lastJsonLine,
   LEGACY_IOREDIS,
   linkLegacyIoredis,
@@ -27,6 +29,7 @@ const PREFIX = `zt:test:ioredis:${process.pid}:`;
 const VARIANTS = [
   { name: 'ioredis', version: /^5\.1[1-9]\./, pkg: () => 'ioredis', nodeArgs: ['--require', REGISTER] },
   { name: 'ioredis5-legacy', version: /^5\.9\.3$/, pkg: () => LEGACY_IOREDIS, nodeArgs: ['--preserve-symlinks', '--require', REGISTER] },
+  { name: 'ioredis6', version: /^6\./, pkg: () => IOREDIS6, nodeArgs: ['--preserve-symlinks', '--require', REGISTER] },
 ];
 
 describe.each(VARIANTS)('ioredis $name', ({ name, version, pkg, nodeArgs }) => {

@@ -62,17 +62,28 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
 }
 
 /**
- * The agent hooks the package named `ioredis`: ioredis 5.9.3 (installed as `ioredis5-legacy`) is reached
- * through a symlink named `ioredis`, loaded with --preserve-symlinks, as an application depending on it would
- * have it. Made per test process, removed after.
+ * The agent hooks the package named `ioredis`: other versions installed under other names (`ioredis5-legacy`,
+ * 5.9.3; `ioredis6`) are reached through a symlink named `ioredis`, loaded with --preserve-symlinks, as an
+ * application depending on them would have them. Made per test process, removed after.
  */
 const LEGACY_DIR = path.join(ROOT, 'test/fixtures/redis/.ioredis-legacy', String(process.pid));
-export const LEGACY_IOREDIS = path.join(LEGACY_DIR, 'node_modules', 'ioredis');
 
+/** Where the symlink named `ioredis` to the devDependency `installedAs` is (see linkIoredis). */
+export function ioredisLink(installedAs: string): string {
+  return path.join(LEGACY_DIR, installedAs, 'node_modules', 'ioredis');
+}
+
+export const LEGACY_IOREDIS = ioredisLink('ioredis5-legacy');
+export const IOREDIS6 = ioredisLink('ioredis6');
+
+/** Makes the links of LEGACY_IOREDIS and IOREDIS6. */
 export function linkLegacyIoredis(): void {
-  if (fs.existsSync(LEGACY_IOREDIS)) return;
-  fs.mkdirSync(path.dirname(LEGACY_IOREDIS), { recursive: true });
-  fs.symlinkSync(path.join(ROOT, 'node_modules', 'ioredis5-legacy'), LEGACY_IOREDIS, 'dir');
+  for (const installedAs of ['ioredis5-legacy', 'ioredis6']) {
+    const link = ioredisLink(installedAs);
+    if (fs.existsSync(link)) continue;
+    fs.mkdirSync(path.dirname(link), { recursive: true });
+    fs.symlinkSync(path.join(ROOT, 'node_modules', installedAs), link, 'dir');
+  }
 }
 
 export function unlinkLegacyIoredis(): void {
