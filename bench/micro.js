@@ -52,6 +52,8 @@ const REQUEST = {
   url: '/api/users/42?expand=orders&page=2',
   httpVersion: '1.1',
   headers: { host: 'api.example.com:8080', 'user-agent': 'Mozilla/5.0 (bench)', accept: '*/*', 'x-forwarded-for': '203.0.113.9' },
+  // As Node's IncomingMessage has them, beside the headers it builds from them on first read (zerotel reads these).
+  rawHeaders: ['Host', 'api.example.com:8080', 'User-Agent', 'Mozilla/5.0 (bench)', 'Accept', '*/*', 'X-Forwarded-For', '203.0.113.9'],
   socket: { remoteAddress: '10.0.0.7', remotePort: 51234, localPort: 8080, encrypted: false },
 };
 const SQL = 'SELECT id, name, email FROM users WHERE id = $1 AND deleted_at IS NULL';

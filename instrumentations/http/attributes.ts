@@ -108,29 +108,66 @@ function parsePort(text: string): number | undefined {
   return Number.isInteger(n) && n > 0 && n < 65536 ? n : undefined;
 }
 
+/** The parameters of the first element of a Forwarded header (RFC 7239 §4) that the server span reads. */
+export interface ForwardedElement {
+  for: string | undefined;
+  host: string | undefined;
+  proto: string | undefined;
+}
+
+/**
+ * The `for`, `host` and `proto` of the first element of a Forwarded header (the one the proxy nearest the client
+ * wrote), each unquoted; `for` without its port or IPv6 brackets. Undefined parameters were absent.
+ */
+export function parseForwarded(forwarded: string): ForwardedElement {
+  const element: ForwardedElement = { for: undefined, host: undefined, proto: undefined };
+  const comma = forwarded.indexOf(',');
+  const first = comma === -1 ? forwarded : forwarded.slice(0, comma);
+  for (const pair of first.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq === -1) continue;
+    const name = pair.slice(0, eq).trim().toLowerCase();
+    if (name !== 'for' && name !== 'host' && name !== 'proto') continue;
+    let v = pair.slice(eq + 1).trim();
+    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+    if (v === '' || element[name] !== undefined) continue;
+    if (name !== 'for') {
+      element[name] = v;
+      continue;
+    }
+    if (v.startsWith('[')) {
+      const close = v.indexOf(']');
+      if (close !== -1) element.for = v.slice(1, close);
+      continue;
+    }
+    const colon = v.indexOf(':');
+    element.for = colon === -1 || v.indexOf(':', colon + 1) !== -1 ? v : v.slice(0, colon);
+  }
+  return element;
+}
+
+/** The first value of a list header (`X-Forwarded-For: client, proxy1`), trimmed; undefined when empty. */
+function firstListValue(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const comma = value.indexOf(',');
+  const first = (comma === -1 ? value : value.slice(0, comma)).trim();
+  return first === '' ? undefined : first;
+}
+
 /** The first address of X-Forwarded-For, or the `for=` of the first Forwarded element (RFC 7239). */
 export function forwardedClientAddress(forwarded: string | undefined, xff: string | undefined): string | undefined {
   if (typeof forwarded === 'string') {
-    const first = forwarded.split(',')[0];
-    for (const pair of first.split(';')) {
-      const eq = pair.indexOf('=');
-      if (eq === -1 || pair.slice(0, eq).trim().toLowerCase() !== 'for') continue;
-      let v = pair.slice(eq + 1).trim();
-      if (v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
-      if (v.startsWith('[')) {
-        const close = v.indexOf(']');
-        return close === -1 ? undefined : v.slice(1, close);
-      }
-      const colon = v.indexOf(':');
-      return colon === -1 || v.indexOf(':', colon + 1) !== -1 ? v : v.slice(0, colon);
-    }
+    const address = parseForwarded(forwarded).for;
+    if (address !== undefined) return address;
   }
-  if (typeof xff === 'string' && xff !== '') {
-    const comma = xff.indexOf(',');
-    const first = (comma === -1 ? xff : xff.slice(0, comma)).trim();
-    if (first !== '') return first;
-  }
-  return undefined;
+  return typeof xff === 'string' ? firstListValue(xff) : undefined;
+}
+
+/** A URI scheme name (RFC 3986 §3.1), lower-cased, or undefined for anything else. */
+function schemeName(value: string | undefined): string | undefined {
+  if (value === undefined || value.length > 32) return undefined;
+  const lower = value.toLowerCase();
+  return /^[a-z][a-z0-9+.-]*$/.test(lower) ? lower : undefined;
 }
 
 /**
@@ -297,25 +334,112 @@ export function peerName(socket: SocketLike): PeerName {
   return peerScratch;
 }
 
-/** The attributes of a server span known when the request arrives. */
+/**
+ * The request headers a server span reads, found in one pass over `rawHeaders` (as requestHeader would find each,
+ * without a pass per header). One object, reused: read it before the next call.
+ */
+const serverHeaders = {
+  host: undefined as string | undefined,
+  forwarded: undefined as string | undefined,
+  xForwardedFor: undefined as string | undefined,
+  xForwardedHost: undefined as string | undefined,
+  xForwardedProto: undefined as string | undefined,
+  userAgent: undefined as string | undefined,
+  contentLength: undefined as string | undefined,
+};
+
+function sameName(name: string, lower: string): boolean {
+  return name === lower || name.toLowerCase() === lower;
+}
+
+function readServerHeaders(req: IncomingRequestLike): typeof serverHeaders {
+  const h = serverHeaders;
+  const raw = req.rawHeaders;
+  if (!Array.isArray(raw)) {
+    h.host = requestHeader(req, 'host');
+    h.forwarded = requestHeader(req, 'forwarded');
+    h.xForwardedFor = requestHeader(req, 'x-forwarded-for');
+    h.xForwardedHost = requestHeader(req, 'x-forwarded-host');
+    h.xForwardedProto = requestHeader(req, 'x-forwarded-proto');
+    h.userAgent = requestHeader(req, 'user-agent');
+    h.contentLength = requestHeader(req, 'content-length');
+    return h;
+  }
+  h.host = h.forwarded = h.xForwardedFor = h.xForwardedHost = h.xForwardedProto = h.userAgent = h.contentLength = undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i];
+    const v = raw[i + 1];
+    if (typeof n !== 'string' || typeof v !== 'string') continue;
+    // By length first: most names are none of these, and no lower-casing is needed for them. Host, User-Agent and
+    // Content-Length keep their first value, the others join theirs with ', ' (FIRST_ONLY_HEADERS).
+    switch (n.length) {
+      case 4:
+        if (h.host === undefined && sameName(n, 'host')) h.host = v;
+        break;
+      case 9:
+        if (sameName(n, 'forwarded')) h.forwarded = h.forwarded === undefined ? v : h.forwarded + ', ' + v;
+        break;
+      case 10:
+        if (h.userAgent === undefined && sameName(n, 'user-agent')) h.userAgent = v;
+        break;
+      case 14:
+        if (h.contentLength === undefined && sameName(n, 'content-length')) h.contentLength = v;
+        break;
+      case 15:
+        if (sameName(n, 'x-forwarded-for')) h.xForwardedFor = h.xForwardedFor === undefined ? v : h.xForwardedFor + ', ' + v;
+        break;
+      case 16:
+        if (sameName(n, 'x-forwarded-host')) h.xForwardedHost = h.xForwardedHost === undefined ? v : h.xForwardedHost + ', ' + v;
+        break;
+      case 17:
+        if (sameName(n, 'x-forwarded-proto')) h.xForwardedProto = h.xForwardedProto === undefined ? v : h.xForwardedProto + ', ' + v;
+        break;
+    }
+  }
+  return h;
+}
+
+/**
+ * The attributes of a server span known when the request arrives. Behind a reverse proxy the original request's
+ * scheme and host are the proxy's Forwarded `proto` / `host` (RFC 7239) or X-Forwarded-Proto / X-Forwarded-Host
+ * (http-spans.md: `url.scheme` "of the original client request, if known", and "Setting server.address and
+ * server.port attributes", whose first choice is the host the reverse proxy passed on); without them, the
+ * connection's scheme and the Host header.
+ */
 export function serverRequestAttributes(req: IncomingRequestLike, defaultScheme: 'http' | 'https'): Attributes {
   const attrs: Attributes = {};
   const rawMethod = req.method;
   const method = normaliseMethod(rawMethod);
   attrs['http.request.method'] = method;
   if (method === '_OTHER' && typeof rawMethod === 'string') attrs['http.request.method_original'] = rawMethod;
+  const headers = readServerHeaders(req);
+  const forwarded = headers.forwarded === undefined ? undefined : parseForwarded(headers.forwarded);
   const socket = req.socket;
-  const scheme = socket != null && socket.encrypted === true ? 'https' : defaultScheme;
+  let forwardedScheme: string | undefined;
+  if (forwarded !== undefined) forwardedScheme = schemeName(forwarded.proto);
+  if (forwardedScheme === undefined && headers.xForwardedProto !== undefined) forwardedScheme = schemeName(firstListValue(headers.xForwardedProto));
+  const scheme = forwardedScheme ?? (socket != null && socket.encrypted === true ? 'https' : defaultScheme);
   attrs['url.scheme'] = scheme;
   const target = typeof req.url === 'string' ? originForm(req.url) : '/';
   const { path, query } = splitTarget(target);
   attrs['url.path'] = path;
   if (query !== undefined && query !== '') attrs['url.query'] = redactQuery(query);
-  const host = parseHostHeader(requestHeader(req, 'host'));
-  if (host !== undefined) {
-    attrs['server.address'] = host.address;
-    const port = host.port ?? (socket != null && typeof socket.localPort === 'number' ? socket.localPort : undefined);
+  let forwardedHost = forwarded?.host;
+  if (forwardedHost === undefined && headers.xForwardedHost !== undefined) forwardedHost = firstListValue(headers.xForwardedHost);
+  const original = forwardedHost === undefined ? undefined : parseHostHeader(forwardedHost);
+  if (original !== undefined) {
+    // The port the client asked for: in the host it sent, else the default of its scheme (this socket's port is
+    // the proxy's connection's, not the client's).
+    attrs['server.address'] = original.address;
+    const port = original.port ?? (scheme === 'https' ? 443 : scheme === 'http' ? 80 : undefined);
     if (port !== undefined) attrs['server.port'] = port;
+  } else {
+    const host = parseHostHeader(headers.host);
+    if (host !== undefined) {
+      attrs['server.address'] = host.address;
+      const port = host.port ?? (socket != null && typeof socket.localPort === 'number' ? socket.localPort : undefined);
+      if (port !== undefined) attrs['server.port'] = port;
+    }
   }
   let peer: string | undefined;
   let peerPort: number | undefined;
@@ -324,16 +448,15 @@ export function serverRequestAttributes(req: IncomingRequestLike, defaultScheme:
     peer = name.address;
     peerPort = name.port;
   }
-  const client = forwardedClientAddress(requestHeader(req, 'forwarded'), requestHeader(req, 'x-forwarded-for')) ?? peer;
+  const client = forwarded?.for ?? firstListValue(headers.xForwardedFor) ?? peer;
   if (client !== undefined) attrs['client.address'] = client;
   if (peer !== undefined) {
     attrs['network.peer.address'] = peer;
     if (peerPort !== undefined) attrs['network.peer.port'] = peerPort;
   }
   if (typeof req.httpVersion === 'string') attrs['network.protocol.version'] = req.httpVersion;
-  const ua = requestHeader(req, 'user-agent');
-  if (ua !== undefined) attrs['user_agent.original'] = ua;
-  const length = requestHeader(req, 'content-length');
+  if (headers.userAgent !== undefined) attrs['user_agent.original'] = headers.userAgent;
+  const length = headers.contentLength;
   if (length !== undefined) {
     const n = Number(length);
     if (Number.isSafeInteger(n) && n >= 0) attrs['http.request.body.size'] = n;

@@ -71,6 +71,53 @@ describe('server and client attributes', () => {
     });
   });
 
+  describe('behind a reverse proxy (http-spans.md: url.scheme and server.address of the original request)', () => {
+    // As the request arrives at the service: rawHeaders, with the proxy's own connection as the socket.
+    const proxied = (rawHeaders: string[]) =>
+      serverRequestAttributes({ method: 'GET', url: '/cart', httpVersion: '1.1', rawHeaders, socket: { remoteAddress: '10.0.0.5', remotePort: 40000, localPort: 8080 } }, 'http');
+
+    it('takes scheme, host and client from X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-For (their first values)', () => {
+      const attrs = proxied(['Host', 'svc.internal:8080', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'shop.example', 'X-Forwarded-For', '203.0.113.9, 10.0.0.4']);
+      expect(attrs['url.scheme']).toBe('https');
+      expect(attrs['server.address']).toBe('shop.example');
+      // no port in the host the client sent: its scheme's default, not the proxy connection's local port
+      expect(attrs['server.port']).toBe(443);
+      expect(attrs['client.address']).toBe('203.0.113.9');
+      expect(attrs['network.peer.address']).toBe('10.0.0.5');
+      const chained = proxied(['host', 'svc.internal:8080', 'x-forwarded-proto', 'HTTP, https', 'x-forwarded-host', 'a.example:8443, b.example', 'x-forwarded-host', 'c.example']);
+      expect([chained['url.scheme'], chained['server.address'], chained['server.port']]).toEqual(['http', 'a.example', 8443]);
+    });
+
+    it('prefers the Forwarded header (RFC 7239) to the X-Forwarded ones, quoted values and IPv6 included', () => {
+      const attrs = proxied([
+        'Host', 'svc.internal:8080',
+        'Forwarded', 'for="[2001:db8::17]:4711";proto=https;host="shop.example:9443", for=10.0.0.4',
+        'X-Forwarded-Proto', 'http',
+        'X-Forwarded-Host', 'other.example',
+        'X-Forwarded-For', '198.51.100.1',
+      ]);
+      expect([attrs['url.scheme'], attrs['server.address'], attrs['server.port'], attrs['client.address']]).toEqual(['https', 'shop.example', 9443, '2001:db8::17']);
+      // a Forwarded header without host or proto leaves those to the X-Forwarded ones
+      const partial = proxied(['Host', 'svc.internal', 'Forwarded', 'for=192.0.2.60', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'shop.example']);
+      expect([partial['url.scheme'], partial['server.address'], partial['client.address']]).toEqual(['https', 'shop.example', '192.0.2.60']);
+    });
+
+    it('ignores a proto that is no scheme name and empty values; without forwarding headers, the connection and Host decide', () => {
+      const attrs = proxied(['Host', 'svc.internal:8080', 'X-Forwarded-Proto', 'https://evil', 'X-Forwarded-Host', ' , x']);
+      expect([attrs['url.scheme'], attrs['server.address'], attrs['server.port']]).toEqual(['http', 'svc.internal', 8080]);
+      const direct = proxied(['Host', 'svc.internal']);
+      expect([direct['url.scheme'], direct['server.address'], direct['server.port'], direct['client.address']]).toEqual(['http', 'svc.internal', 8080, '10.0.0.5']);
+    });
+
+    it('reads the same from a request object that has only headers', () => {
+      const attrs = serverRequestAttributes(
+        { method: 'GET', url: '/', headers: { host: 'svc.internal', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example:8443' }, socket: { localPort: 80 } },
+        'http',
+      );
+      expect([attrs['url.scheme'], attrs['server.address'], attrs['server.port']]).toEqual(['https', 'shop.example', 8443]);
+    });
+  });
+
   it('takes the port from the socket when the Host header has none, and keeps an unknown method as _OTHER', () => {
     const attrs = serverRequestAttributes({ method: 'PURGE', url: '/', headers: { host: 'localhost' }, socket: { localPort: 3000 } }, 'http');
     expect(attrs['server.port']).toBe(3000);
