@@ -434,15 +434,17 @@ function preloadFindings(dir: string, app: AppInfo, config: AgentConfig, pkg: an
     findings.push({
       level: 'problem',
       message:
-        `${app.entry} imports the agent in code. In an ES module every static import is loaded before any code runs, so the ` +
-        `agent starts after the modules it should hook: preload it instead with \`node --import zerotel/register ${app.entry}\`.`,
+        `${app.entry} imports the agent in code. Imports are evaluated in order, and every module imported before the agent ` +
+        `is loaded before it starts: it instruments them then, but what they did or copied before (a function taken from ` +
+        `node:http, a client already made) is not traced. Preload it instead with \`node --import zerotel/register ${app.entry}\`.`,
     });
   } else if (inCode.before.length > 0) {
     findings.push({
       level: 'problem',
       message:
-        `The agent is loaded too late: ${app.entry} requires ${inCode.before.join(', ')} before it requires zerotel, and modules loaded ` +
-        `before the agent are not instrumented. Require zerotel/register first, or better, preload it with --require.`,
+        `The agent is loaded too late: ${app.entry} requires ${inCode.before.join(', ')} before it requires zerotel; the agent ` +
+        `instruments them when it starts, but what they did or copied before is not traced. Require zerotel/register first, ` +
+        `or better, preload it with --require.`,
     });
   } else {
     findings.push({ level: 'note', message: `${app.entry} requires the agent before any instrumented module: that works, though --require is safer.` });

@@ -311,6 +311,26 @@ export class InstrumentationHooks {
       } catch (err) {
         diag.error('could not install the import hook; ES modules will not be instrumented', err);
       }
+      this._requireLoadedBuiltins();
+    }
+  }
+
+  /**
+   * Under the import hook, an instrumented built-in that was loaded before the agent started (the application
+   * imported node:http, then the agent in code) will never pass the hook again: it is required now, which patches
+   * it and points the ES module bindings at the wrappers (syncBuiltinImports). One that is not loaded yet is left to
+   * the hook, so that a program that never loads it never loads its instrumentation.
+   */
+  private _requireLoadedBuiltins(): void {
+    const loaded = (process as { moduleLoadList?: unknown }).moduleLoadList;
+    if (!Array.isArray(loaded)) return;
+    for (const [key, entries] of this._byName) {
+      if (!BUILTINS.has(key) || !entries.some((e) => e.module.file === undefined) || !loaded.includes('NativeModule ' + key)) continue;
+      try {
+        require('node:' + key);
+      } catch (err) {
+        diag.debug(`could not load ${key}, which was loaded before the agent`, err);
+      }
     }
   }
 

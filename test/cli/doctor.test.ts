@@ -107,8 +107,8 @@ describe('zerotel doctor on other apps', () => {
     const r = diagnose(dir, {});
     expect(r.app).toMatchObject({ entry: 'index.js', entrySource: 'package.json "main"' });
     expect(problems(r)).toContain(
-      'The agent is loaded too late: index.js requires express, pg before it requires zerotel, and modules loaded before the agent are not instrumented. ' +
-        'Require zerotel/register first, or better, preload it with --require.',
+      'The agent is loaded too late: index.js requires express, pg before it requires zerotel; the agent instruments them when it starts, ' +
+        'but what they did or copied before is not traced. Require zerotel/register first, or better, preload it with --require.',
     );
     const early = app('early', { 'package.json': { name: 'early' }, 'server.js': "require('zerotel/register');\nconst express = require('express');\n" });
     const e = diagnose(early, {});
@@ -135,7 +135,7 @@ describe('zerotel doctor on other apps', () => {
     expect(problems(off)).toEqual(['src/main.js is an ES module, but OTEL_NODE_ESM_HOOK=false: imports will not be instrumented.']);
 
     const inCode = app('esm-in-code', { 'package.json': { name: 'x', scripts: { start: 'node main.mjs' } }, 'main.mjs': "import 'zerotel/register';\nimport pg from 'pg';\n" });
-    expect(problems(diagnose(inCode, { NODE_OPTIONS: '--max-old-space-size=100' })).some((p) => p.startsWith('main.mjs imports the agent in code. In an ES module every static import is loaded before'))).toBe(true);
+    expect(problems(diagnose(inCode, { NODE_OPTIONS: '--max-old-space-size=100' })).some((p) => p.startsWith('main.mjs imports the agent in code. Imports are evaluated in order, and every module imported before the agent is loaded before it starts'))).toBe(true);
   });
 
   it('says that the agent given as a module loader (--loader) traces nothing, in the start script or NODE_OPTIONS', () => {

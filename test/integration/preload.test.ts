@@ -211,6 +211,21 @@ describe('the preload', () => {
     expect(receiver.spans.find((s) => s.kind === 1)?.name).toBe('GET /items/:id');
   });
 
+  it('an ES module app that imports the agent in code after express and node:http is traced (the built-in too, on every Node.js)', async () => {
+    receiver.clear();
+    const r = await runApp(path.join(FIXTURES, 'esm-agent-imported-last.mjs'), { nodeArgs: [], env: receiver.env() });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('item 7\n');
+    expect(r.stderr).toMatch(/^zerotel warn: express was loaded before zerotel: it is instrumented from now on/);
+    const spans = await receiver.waitFor((all) => all.length >= 2);
+    const server = spans.find((s) => s.kind === 1);
+    const client = spans.find((s) => s.kind === 2);
+    expect(server?.name).toBe('GET /items/:id');
+    // the named import `get`, bound before the agent started, makes the client span, parent of the server span
+    expect(client?.name).toBe('GET');
+    expect(server?.parentSpanId).toBe(client?.spanId);
+  });
+
   it('loaded twice (two copies, or --require and --import): one agent, no double spans', async () => {
     const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'zerotel-copy-'));
     fs.cpSync(path.join(ROOT, 'dist'), path.join(copy, 'dist'), { recursive: true });
