@@ -78,6 +78,13 @@ export class GrpcTransport implements Transport {
   private _holds = 0;
   private _threadStarts = 0;
   private _closed = false;
+  /**
+   * Node.js refused to start a thread at all (the permission model without `--allow-worker`: `new Worker` throws
+   * ERR_ACCESS_DENIED): every call then goes directly over node:http2 (grpc-direct.ts), one connection per export,
+   * unref'd like the thread. Without this every batch of a running service was dropped, as a failure that is not
+   * retryable, while the exit flush (direct already) got through.
+   */
+  private _noThread = false;
 
   constructor(options: GrpcTransportOptions) {
     this._options = options;
@@ -102,10 +109,12 @@ export class GrpcTransport implements Transport {
       const abort = callExportDirect(this._options, copy, options.timeoutMillis, true, (outcome) => done(outcome));
       return { abort, hold: noop };
     }
+    if (this._noThread) return this._sendDirect(copy, options, done);
     let worker: Worker;
     try {
       worker = this._thread();
     } catch (err) {
+      if (this._noThread) return this._sendDirect(copy, options, done);
       done(failure('transport', `cannot start the gRPC export thread: ${(err as Error).message}`, false));
       return SETTLED_ATTEMPT;
     }
@@ -117,7 +126,7 @@ export class GrpcTransport implements Transport {
   }
 
   warmUp(): void {
-    if (this._closed) return;
+    if (this._closed || this._noThread) return;
     try {
       this._thread();
     } catch (err) {
@@ -130,6 +139,12 @@ export class GrpcTransport implements Transport {
     this._closed = true;
     // The thread closes its channel and ends once its calls have answered; their outcomes still arrive here.
     this._worker?.postMessage({ op: 'close' });
+  }
+
+  /** One call over node:http2 in this thread (see `_noThread`); it keeps the process alive only when asked to. */
+  private _sendDirect(body: Uint8Array, options: SendOptions, done: (outcome: SendOutcome) => void): Attempt {
+    const abort = callExportDirect(this._options, body, options.timeoutMillis, options.holdProcess === true, (outcome) => done(outcome));
+    return { abort, hold: noop };
   }
 
   /** @internal Removes an attempt (answered or abandoned); `cancel` tells the thread to stop its call. */
@@ -153,11 +168,20 @@ export class GrpcTransport implements Transport {
     if (this._threadStarts >= MAX_THREAD_STARTS) throw new Error(`it stopped ${MAX_THREAD_STARTS} times`);
     this._threadStarts++;
     const { Worker: WorkerThread } = require('node:worker_threads') as typeof import('node:worker_threads');
-    const worker = new WorkerThread(workerFile(), {
-      workerData: this._options,
-      // No preload, no loader hooks: the agent never runs in its own export thread.
-      execArgv: [],
-    });
+    let worker: Worker;
+    try {
+      worker = new WorkerThread(workerFile(), {
+        workerData: this._options,
+        // No preload, no loader hooks: the agent never runs in its own export thread.
+        execArgv: [],
+      });
+    } catch (err) {
+      if ((err as { code?: unknown } | null)?.code === 'ERR_ACCESS_DENIED') {
+        this._noThread = true;
+        diag.debug('OTLP/gRPC: Node.js does not allow this process a thread (--permission without --allow-worker); exports go directly over HTTP/2', err);
+      }
+      throw err;
+    }
     worker.on('message', (reply: Reply) => this._onReply(reply));
     worker.on('error', (err: Error) => this._onThreadEnd(worker, `the gRPC export thread failed: ${err.message}`));
     worker.on('exit', () => this._onThreadEnd(worker, 'the gRPC export thread stopped'));
