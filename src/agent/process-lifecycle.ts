@@ -251,7 +251,13 @@ export class ProcessLifecycle {
       if ((this._agent as { exporters: readonly unknown[] }).exporters.length === 0) return; // nothing was ever traced
       const { getSpan } = require('../context/context') as typeof import('../context/context');
       const { contextManager } = require('../context/global') as typeof import('../context/global');
-      const span = getSpan(contextManager.active()) as any;
+      let span = getSpan(contextManager.active()) as any;
+      if (span === undefined && origin === 'uncaughtException') {
+        // Thrown synchronously inside a wrapped call (a request handler): its context is left by now.
+        const { thrownContext } = require('../context/context-manager') as typeof import('../context/context-manager');
+        const thrown = thrownContext();
+        if (thrown !== undefined) span = getSpan(thrown);
+      }
       if (span === undefined || typeof span.isRecording !== 'function' || !span.isRecording()) return;
       span.recordException(error);
       span.setStatus({ code: 2, message: error instanceof Error ? error.message : String(error) });

@@ -27,6 +27,32 @@ function storeOf(context: Context): Context {
   return context === ROOT_CONTEXT ? (undefined as unknown as Context) : context;
 }
 
+/**
+ * The context of the innermost `run` that an exception last left, until the microtasks of the current turn run
+ * (or another `run` returns normally: the exception was caught). An exception thrown synchronously by a request
+ * handler leaves the handler's context before Node.js reports it as uncaught, so `uncaughtExceptionMonitor` finds
+ * the root context active; this is the context it was thrown in, for the process's fatal-exception record
+ * (process-lifecycle.ts). Kept by a `finally` that looks at a flag, not by catching and rethrowing: a rethrow
+ * would move the source line Node.js prints above an uncaught error to the rethrow.
+ */
+let thrownFrom: Context | undefined;
+
+function forgetThrown(): void {
+  thrownFrom = undefined;
+}
+
+function noteThrown(context: Context): void {
+  // The first (innermost) frame an exception leaves wins; the outer frames it leaves next keep it.
+  if (thrownFrom !== undefined || context === ROOT_CONTEXT) return;
+  thrownFrom = context;
+  queueMicrotask(forgetThrown);
+}
+
+/** The context an exception that is now being reported as uncaught was thrown in, if it left a wrapped call. */
+export function thrownContext(): Context | undefined {
+  return thrownFrom;
+}
+
 /** The symbol Node.js 20 and 22 keep an AsyncLocalStorage's store under, on each async resource, if this is one. */
 function resourceStoreKey(als: AsyncLocalStorage<Context>): symbol | undefined {
   const key = (als as unknown as { kResourceStore?: unknown }).kResourceStore;
@@ -79,17 +105,31 @@ export class AsyncLocalStorageContextManager {
    */
   run(context: Context, fn: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>): unknown {
     const key = this._key;
+    let returned = false;
     // Until the first AsyncLocalStorage#run enables it, the storage has no async hook to carry a store on.
-    if (key === undefined || !(this._als as unknown as { enabled: boolean }).enabled) return this._als.run(storeOf(context), applyWithThis, fn, thisArg, args);
+    if (key === undefined || !(this._als as unknown as { enabled: boolean }).enabled) {
+      try {
+        const result = this._als.run(storeOf(context), applyWithThis, fn, thisArg, args);
+        returned = true;
+        return result;
+      } finally {
+        if (!returned) noteThrown(context);
+        else if (thrownFrom !== undefined) thrownFrom = undefined;
+      }
+    }
     const store = storeOf(context);
     const resource = executionAsyncResource() as Record<symbol, unknown>;
     const previous = resource[key];
     if (previous === store) return fn.apply(thisArg, args as unknown[]);
     resource[key] = store;
     try {
-      return fn.apply(thisArg, args as unknown[]);
+      const result = fn.apply(thisArg, args as unknown[]);
+      returned = true;
+      return result;
     } finally {
       resource[key] = previous;
+      if (!returned) noteThrown(context);
+      else if (thrownFrom !== undefined) thrownFrom = undefined;
     }
   }
 

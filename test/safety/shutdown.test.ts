@@ -101,4 +101,29 @@ describe('a fatal uncaught exception', () => {
     expect(exception.attributes['exception.type']).toBe('TypeError');
     expect(exception.attributes['exception.message']).toBe('handler blew up');
   });
+
+  it('thrown by the request handler itself: crashes the same way (same stderr but the agent\'s frames, same code), and the request\'s span carries it', async () => {
+    const run = async (withAgent: boolean) => {
+      const app = await startApp(SERVER, { env: withAgent ? queued() : {}, nodeArgs: withAgent ? undefined : [] });
+      await httpRequest(`http://127.0.0.1:${app.port}/crash-sync`).catch(() => undefined);
+      const { code } = await app.exited;
+      return { exit: code, stderr: app.stderr() };
+    };
+    const without = await run(false);
+    receiver.clear();
+    const withAgent = await run(true);
+    expect(without.exit).toBe(1);
+    expect(withAgent.exit).toBe(1);
+    // The source line Node prints first, and the error: the same (no catch-and-rethrow moved them).
+    const head = (s: string) => s.split('\n').slice(0, 5).join('\n');
+    expect(head(withAgent.stderr)).toBe(head(without.stderr));
+    expect(head(withAgent.stderr)).toContain('RangeError: handler threw');
+    const server = receiver.spans.find((s) => s.kind === 1 && s.attributes['url.path'] === '/crash-sync');
+    expect(server, 'the crashing request\'s server span').toBeDefined();
+    expect(server!.status.code).toBe(2);
+    const exception = server!.events.find((e) => e.name === 'exception')!;
+    expect(exception.attributes['exception.type']).toBe('RangeError');
+    expect(exception.attributes['exception.message']).toBe('handler threw');
+    expect(server!.attributes['error.type']).toBe('RangeError');
+  });
 });
