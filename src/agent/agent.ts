@@ -17,12 +17,26 @@ export type { ExporterEntry } from './sdk';
 
 const NO_EXPORTERS: readonly ExporterEntry[] = Object.freeze([]);
 
+/**
+ * process.cwd(), or undefined when it throws: a process started in a directory that was removed (a deploy that
+ * replaced the release directory under a shell still in it) has none, and Node.js runs the application all the
+ * same. The agent once failed to start there at all.
+ */
+export function workingDirectory(): string | undefined {
+  try {
+    return process.cwd();
+  } catch {
+    return undefined;
+  }
+}
+
 export class Agent {
   readonly hooks: InstrumentationHooks;
   readonly esm: boolean;
   readonly lifecycle: ProcessLifecycle;
   private _sdk: Sdk | undefined;
-  private readonly _cwd = process.cwd();
+  /** Undefined when the working directory was removed before the process started (process.cwd() throws ENOENT). */
+  private readonly _cwd = workingDirectory();
 
   /** The SDK, built on first use (src/agent/sdk.ts). */
   get sdk(): Sdk {

@@ -4,6 +4,7 @@
  * application loads @opentelemetry/api, or the startup line is printed), not at startup: a process that never
  * traces anything never loads it.
  */
+import * as path from 'node:path';
 import type { TextMapPropagator } from '../api/types';
 import type { AgentConfig } from '../config';
 import { diag } from '../diag/logger';
@@ -28,7 +29,7 @@ export interface Sdk {
 }
 
 /** The exporters, each built on its first use (see LazyExporter). */
-function createExporter(name: string, config: AgentConfig, cwd: string): SpanExporter | undefined {
+function createExporter(name: string, config: AgentConfig, cwd: string | undefined): SpanExporter | undefined {
   switch (name) {
     case 'console':
       return new LazyExporter(() => {
@@ -41,9 +42,13 @@ function createExporter(name: string, config: AgentConfig, cwd: string): SpanExp
         return createOtlpExporter(config.otlp) as unknown as ExitCapableExporter;
       });
     case 'file':
+      if (cwd === undefined && (config.fileExporterPath === undefined || !path.isAbsolute(config.fileExporterPath))) {
+        diag.warn(`the file exporter is off: the directory this process was started in no longer exists, and OTEL_EXPORTER_FILE_PATH (${config.fileExporterPath ?? 'not set'}) is not an absolute path`);
+        return undefined;
+      }
       return new LazyExporter(() => {
         const { createFileExporter } = require('../exporters/file-exporter') as typeof import('../exporters/file-exporter');
-        return createFileExporter(config.fileExporterPath, cwd);
+        return createFileExporter(config.fileExporterPath, cwd ?? '/');
       });
     default:
       return undefined;
@@ -52,9 +57,9 @@ function createExporter(name: string, config: AgentConfig, cwd: string): SpanExp
 
 /**
  * @param cwd the directory the process started in: a relative OTEL_EXPORTER_FILE_PATH is taken from there, not
- *   from wherever the process is when the SDK is built.
+ *   from wherever the process is when the SDK is built; undefined when it was removed before the process started.
  */
-export function buildSdk(config: AgentConfig, cwd: string): Sdk {
+export function buildSdk(config: AgentConfig, cwd: string | undefined): Sdk {
   const exporters: ExporterEntry[] = [];
   for (const name of config.tracesExporters) {
     try {

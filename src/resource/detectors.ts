@@ -97,11 +97,14 @@ export function findApplicationPackage(start: string | undefined): { name?: stri
  * scripts): then the application is the project the tool was started in, and the search starts in the working
  * directory (it once named every span of a test run `jest` or `vitest`).
  */
-export function applicationPackageStart(mainScript: string | undefined, cwd: string): string | undefined {
+export function applicationPackageStart(mainScript: string | undefined, cwd: string | undefined): string | undefined {
   if (mainScript === undefined || mainScript === '') return undefined;
-  const resolved = path.resolve(cwd, mainScript);
+  // Without a working directory (removed before the process started) only an absolute main script can be found;
+  // Node.js gives process.argv[1] absolute.
+  if (cwd === undefined && !path.isAbsolute(mainScript)) return undefined;
+  const resolved = cwd === undefined ? path.normalize(mainScript) : path.resolve(cwd, mainScript);
   if (!resolved.includes(`${path.sep}node_modules${path.sep}`)) return resolved;
-  return path.join(cwd, 'package.json');
+  return cwd === undefined ? undefined : path.join(cwd, 'package.json');
 }
 
 export function detectResourceAttributes(config: AgentConfig): Attributes {
@@ -125,7 +128,13 @@ export function detectResourceAttributes(config: AgentConfig): Attributes {
   run('os', () => detectOs(out));
   run('process', () => detectProcess(out, config.resourceProcessCommandArgs));
   run('package', () => {
-    const pkg = findApplicationPackage(applicationPackageStart(process.argv[1], process.cwd()));
+    let cwd: string | undefined;
+    try {
+      cwd = process.cwd();
+    } catch {
+      // removed before the process started (see workingDirectory in src/agent/agent.ts)
+    }
+    const pkg = findApplicationPackage(applicationPackageStart(process.argv[1], cwd));
     if (pkg?.name !== undefined) out['service.name'] = pkg.name;
     if (pkg?.version !== undefined) out['service.version'] = pkg.version;
   });

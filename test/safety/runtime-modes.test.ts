@@ -2,12 +2,17 @@
  * The agent under Node.js runtime modes its other tests do not use (found by the runtime sweep): the application
  * behaves as without it, and spans get out wherever Node.js lets them.
  */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpRequest, REGISTER, startApp } from '../helpers/child';
+import { childEnv, httpRequest, REGISTER, startApp } from '../helpers/child';
+import { Receiver } from '../helpers/receiver';
 import { GrpcReceiver } from '../otlp/helpers/receivers';
 
 const SERVER = path.join(__dirname, '..', 'fixtures', 'lifecycle', 'server.js');
+const SELF_REQUEST = path.join(__dirname, '..', 'fixtures', 'runtime', 'self-request.js');
 /** Node.js 20 has the permission model behind --experimental-permission; 22 and later call it --permission. */
 const PERMISSION = Number(process.versions.node.split('.')[0]) >= 22 ? '--permission' : '--experimental-permission';
 
@@ -39,5 +44,39 @@ describe('the permission model', () => {
     } finally {
       await app.stop();
     }
+  });
+});
+
+/** Runs `node [agent] script` from a working directory that is removed just before Node.js starts. */
+function runInRemovedDirectory(withAgent: boolean, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerotel-removed-cwd-'));
+  const nodeArgs = withAgent ? ['--require', REGISTER] : [];
+  const child = spawn('sh', ['-c', 'cd "$1" && rmdir "$1" && shift && exec "$@"', 'sh', dir, process.execPath, ...nodeArgs, SELF_REQUEST], {
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('the environment', () => {
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await Receiver.start();
+  });
+  afterAll(() => receiver.close());
+
+  it('a working directory removed before the start (process.cwd() throws): the agent starts, names the service from the script\'s package.json, and its spans arrive', async () => {
+    const without = await runInRemovedDirectory(false, {});
+    const withAgent = await runInRemovedDirectory(true, receiver.env());
+    expect(without).toEqual({ code: 0, stdout: '200 hello /self\n', stderr: '' });
+    expect(withAgent).toEqual(without);
+    const spans = await receiver.waitForCount(2, 5000);
+    expect(spans.map((s) => s.kind).sort()).toEqual([1, 2]);
+    expect(spans[0].resource['service.name']).toBe('runtime-modes-fixture');
+    expect(spans[0].resource['service.version']).toBe('1.2.3');
   });
 });
