@@ -174,6 +174,13 @@ function syncBuiltinImports(): void {
   }
 }
 
+/** Whether `target[key] = value` would work (not a frozen or read-only property, nor a non-extensible object). */
+function assignable(target: object, key: string): boolean {
+  const descriptor = Object.getOwnPropertyDescriptor(target, key);
+  if (descriptor === undefined) return Object.isExtensible(target);
+  return descriptor.writable === true || typeof descriptor.set === 'function';
+}
+
 /** The gate looks like the function it stands in for (name, length), as any wrapper of ours must. */
 function markGate<F extends Function>(gate: F, original: Function): F {
   try {
@@ -359,15 +366,20 @@ export class InstrumentationHooks {
     let hookedRequire: ((...args: unknown[]) => unknown) | undefined;
     let hookedGetBuiltin: ((...args: unknown[]) => unknown) | undefined;
     const install = () => {
+      // An application that froze `process` after the agent started (Object.freeze(process), a hardening step)
+      // leaves the gate on getBuiltinModule for good: assigning it would throw into the application's require,
+      // which it once did. Then getBuiltinModule stays untraced, and require-in-the-middle's own assignment,
+      // made after it has hooked require, fails inside _installRequireHook.
+      const builtin = typeof originalGetBuiltin === 'function' && assignable(process, 'getBuiltinModule');
       // require-in-the-middle wraps whatever is in place when it is made: make it wrap Node's own functions, then
       // put the gate back in front.
       proto.require = originalRequire;
-      if (typeof originalGetBuiltin === 'function') (process as any).getBuiltinModule = originalGetBuiltin;
+      if (builtin) (process as any).getBuiltinModule = originalGetBuiltin;
       this._installRequireHook(names);
       hookedRequire = proto.require;
-      hookedGetBuiltin = (process as any).getBuiltinModule;
+      hookedGetBuiltin = builtin ? (process as any).getBuiltinModule : originalGetBuiltin;
       proto.require = gate;
-      if (typeof originalGetBuiltin === 'function') (process as any).getBuiltinModule = gateBuiltin;
+      if (builtin) (process as any).getBuiltinModule = gateBuiltin;
     };
     const concerns = (parent: { filename?: unknown } | undefined, id: string): boolean => {
       if (packages.has(packageOf(id))) return true;
@@ -478,12 +490,18 @@ export class InstrumentationHooks {
   };
 
   private _installRequireHook(names: string[]): void {
+    const Module = require('node:module') as { prototype: { require: unknown } };
+    const before = Module.prototype.require;
     try {
       const { Hook } = require('require-in-the-middle') as typeof import('require-in-the-middle');
       this._ritm = new Hook(names, { internals: false }, ((exports: unknown, name: string, basedir?: string) =>
         this.onModuleLoaded(exports, name, basedir, 'commonjs')) as any);
     } catch (err) {
-      diag.error('could not install the require hook; CommonJS modules will not be instrumented', err);
+      if (Module.prototype.require !== before && !assignable(process, 'getBuiltinModule')) {
+        // require is hooked; only process.getBuiltinModule, frozen with `process`, could not be (see install in
+        // _deferRequireHook).
+        diag.warn('process is frozen: modules loaded through process.getBuiltinModule are not instrumented (require is)');
+      } else diag.error('could not install the require hook; CommonJS modules will not be instrumented', err);
     }
   }
 

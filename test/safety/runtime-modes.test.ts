@@ -7,12 +7,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { childEnv, httpRequest, REGISTER, startApp } from '../helpers/child';
+import { childEnv, httpRequest, REGISTER, runApp, startApp } from '../helpers/child';
 import { Receiver } from '../helpers/receiver';
 import { GrpcReceiver } from '../otlp/helpers/receivers';
 
 const SERVER = path.join(__dirname, '..', 'fixtures', 'lifecycle', 'server.js');
 const SELF_REQUEST = path.join(__dirname, '..', 'fixtures', 'runtime', 'self-request.js');
+const FROZEN_PROCESS = path.join(__dirname, '..', 'fixtures', 'runtime', 'frozen-process.js');
 /** Node.js 20 has the permission model behind --experimental-permission; 22 and later call it --permission. */
 const PERMISSION = Number(process.versions.node.split('.')[0]) >= 22 ? '--permission' : '--experimental-permission';
 
@@ -78,5 +79,14 @@ describe('the environment', () => {
     expect(spans.map((s) => s.kind).sort()).toEqual([1, 2]);
     expect(spans[0].resource['service.name']).toBe('runtime-modes-fixture');
     expect(spans[0].resource['service.version']).toBe('1.2.3');
+  });
+
+  it('an application that freezes `process` and then loads node:http runs as without the agent, with one warning', async () => {
+    const without = await runApp(FROZEN_PROCESS, { nodeArgs: [] });
+    const withAgent = await runApp(FROZEN_PROCESS, { env: receiver.env() });
+    expect(without).toMatchObject({ code: 0, stdout: '200 hello /frozen function\n', stderr: '' });
+    expect({ code: withAgent.code, stdout: withAgent.stdout }).toEqual({ code: without.code, stdout: without.stdout });
+    const hasGetBuiltin = typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule === 'function';
+    expect(withAgent.stderr).toBe(hasGetBuiltin ? 'zerotel warn: process is frozen: modules loaded through process.getBuiltinModule are not instrumented (require is)\n' : '');
   });
 });
