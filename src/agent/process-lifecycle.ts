@@ -35,6 +35,10 @@
  *    listener and raises the signal again; signal-exit, alone now, runs its exit handlers and ends the process
  *    by the signal, as it does without the agent.
  *
+ * `exit` and `uncaughtExceptionMonitor` are seen in the same wrapped `process.emit`, not through listeners: the
+ * agent's listeners would count against the application's process.setMaxListeners and be removed by its
+ * process.removeAllListeners(). The signals need listeners (Node watches a signal only while one is added).
+ *
  * 4. A fatal uncaught exception: `uncaughtExceptionMonitor` (which changes nothing about how Node handles the
  *    error) records it on the active span and ends the spans of that context, which the `exit` hand-off then
  *    sends. Node prints the error and exits with the same code as without the agent.
@@ -95,8 +99,19 @@ export class ProcessLifecycle {
   private _kill: Kill | undefined;
   /** The ref'd timer that holds the loop open until a signal the process sent itself arrives. */
   private _selfSignalWait: NodeJS.Timeout | undefined;
-  private readonly _onExit = () => this._exitHandoff();
-  private readonly _onUncaught = (error: Error, origin: string) => this._recordFatal(error, origin);
+  /** @internal The `exit` event, seen in process.emit. Never throws into Node's exit. */
+  _onExit(): void {
+    try {
+      this._exitHandoff();
+    } catch (err) {
+      diag.debug('the exit hand-off failed', err);
+    }
+  }
+
+  /** @internal The `uncaughtExceptionMonitor` event, seen in process.emit. */
+  _onUncaught(error: Error, origin: string): void {
+    if (this._installed) this._recordFatal(error, origin);
+  }
 
   constructor(private readonly _agent: Agent) {
     this._exitBudget = _agent.config.exitFlushTimeoutMillis;
@@ -107,15 +122,21 @@ export class ProcessLifecycle {
     this._installed = true;
     const lifecycle = this;
     const originalEmit = (this._originalEmit = process.emit as unknown as Emit);
+    // `exit` and `uncaughtExceptionMonitor` are seen here, before the application's listeners (as listeners added
+    // at startup would be), not through listeners of the agent's: those counted against the application's
+    // process.setMaxListeners (an application that allowed itself one `exit` listener got a
+    // MaxListenersExceededWarning it never had without the agent), showed in process.listeners(), and
+    // process.removeAllListeners() took them away, with the spans of every later process.exit().
     const emit: Emit = function (this: NodeJS.Process, event: string | symbol) {
-      if (event === 'beforeExit' && lifecycle._holdBeforeExit()) return false;
+      if (event === 'beforeExit') {
+        if (lifecycle._holdBeforeExit()) return false;
+      } else if (event === 'exit') lifecycle._onExit();
+      else if (event === 'uncaughtExceptionMonitor') lifecycle._onUncaught(arguments[1] as Error, arguments[2] as string);
       return originalEmit.apply(this, arguments as unknown as [string, ...unknown[]]);
     };
     this._emit = emit;
     // Non-enumerable, so the application sees no new key on `process`.
     Object.defineProperty(process, 'emit', { value: emit, writable: true, configurable: true, enumerable: false });
-    process.on('exit', this._onExit);
-    process.on('uncaughtExceptionMonitor', this._onUncaught);
     for (const signal of SIGNALS) {
       const listener = (received: NodeJS.Signals) => this._onSignal(received, listener);
       this._signalListeners.set(signal, listener);
@@ -143,8 +164,6 @@ export class ProcessLifecycle {
         Object.defineProperty(process, 'emit', { value: this._originalEmit, writable: true, configurable: true, enumerable: false });
       }
     }
-    process.removeListener('exit', this._onExit);
-    process.removeListener('uncaughtExceptionMonitor', this._onUncaught);
     for (const [signal, listener] of this._signalListeners) process.removeListener(signal, listener);
     this._signalListeners.clear();
     if (process.kill === this._kill && this._originalKill !== undefined) process.kill = this._originalKill;

@@ -14,6 +14,7 @@ import { GrpcReceiver } from '../otlp/helpers/receivers';
 const SERVER = path.join(__dirname, '..', 'fixtures', 'lifecycle', 'server.js');
 const SELF_REQUEST = path.join(__dirname, '..', 'fixtures', 'runtime', 'self-request.js');
 const FROZEN_PROCESS = path.join(__dirname, '..', 'fixtures', 'runtime', 'frozen-process.js');
+const PROCESS_LISTENERS = path.join(__dirname, '..', 'fixtures', 'runtime', 'process-listeners.js');
 /** Node.js 20 has the permission model behind --experimental-permission; 22 and later call it --permission. */
 const PERMISSION = Number(process.versions.node.split('.')[0]) >= 22 ? '--permission' : '--experimental-permission';
 
@@ -79,6 +80,16 @@ describe('the environment', () => {
     expect(spans.map((s) => s.kind).sort()).toEqual([1, 2]);
     expect(spans[0].resource['service.name']).toBe('runtime-modes-fixture');
     expect(spans[0].resource['service.version']).toBe('1.2.3');
+  });
+
+  it.each(['max-one', 'remove-all'])('an application strict about process listeners (%s): no warning, the same exit, and the spans of its process.exit() arrive', async (mode) => {
+    const without = await runApp(PROCESS_LISTENERS, { nodeArgs: [], env: { MODE: mode } });
+    receiver.clear();
+    const withAgent = await runApp(PROCESS_LISTENERS, { env: receiver.env({ MODE: mode, OTEL_BSP_SCHEDULE_DELAY: '60000' }) });
+    expect(without).toMatchObject({ code: 3, stdout: 'exit listener 3\n', stderr: '' });
+    expect({ code: withAgent.code, stdout: withAgent.stdout, stderr: withAgent.stderr }).toEqual({ code: 3, stdout: without.stdout, stderr: '' });
+    const spans = await receiver.waitForCount(2, 5000);
+    expect(spans.map((s) => s.kind).sort()).toEqual([1, 2]);
   });
 
   it('an application that freezes `process` and then loads node:http runs as without the agent, with one warning', async () => {
