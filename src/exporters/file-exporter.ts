@@ -20,6 +20,7 @@
  */
 import fs = require('node:fs');
 import path = require('node:path');
+import { diag } from '../diag/logger';
 import type { ReadableSpan } from '../trace/span';
 import { encodeTraceRequestJson } from './otlp/trace-json-encoder';
 import { ExportResultCode, type ExitCapableExporter, type ExportResult } from './types';
@@ -73,7 +74,12 @@ export class FileSpanExporter implements ExitCapableExporter {
       writeAll(this._open(), line);
       return { code: ExportResultCode.SUCCESS };
     } catch (err) {
-      return { code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) };
+      const error = err instanceof Error ? err : new Error(String(err));
+      // The batch processor does not report a failed export; the OTLP exporter reports its own, and so does this
+      // one: a path that cannot be written (a read-only or missing volume, no permission) must not lose every span
+      // in silence. At most once a minute, as the other export failures.
+      diag.warnRateLimited('file-export', `the file exporter could not write ${spans.length} spans to ${this.target.file}: ${error.message}`);
+      return { code: ExportResultCode.FAILED, error };
     }
   }
 
@@ -102,10 +108,28 @@ export class FileSpanExporter implements ExitCapableExporter {
   /** Opened on the first export, so a process without spans creates nothing; reopened after a failed open. */
   private _open(): number {
     if (this._fd !== undefined) return this._fd;
-    fs.mkdirSync(path.dirname(this.target.file), { recursive: true });
+    makeDirectory(path.dirname(this.target.file));
     // 'a' is O_WRONLY | O_CREAT | O_APPEND: each write lands at the current end of the file, whoever else writes.
     this._fd = fs.openSync(this.target.file, 'a', 0o644);
     return this._fd;
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time. Not `fs.mkdirSync(dir, { recursive: true })`: where mkdir(2) answers ENOENT under
+ * a parent that exists (procfs: `/proc/x`), Node's recursive mkdir retries forever at full CPU, and the process
+ * then hangs at its first export (and at exit). Here the second ENOENT is thrown and the export fails.
+ */
+function makeDirectory(dir: string): void {
+  try {
+    fs.mkdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    const parent = path.dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw err;
+    makeDirectory(parent);
+    fs.mkdirSync(dir);
   }
 }
 

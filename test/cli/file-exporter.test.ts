@@ -152,6 +152,22 @@ describe('OTEL_TRACES_EXPORTER=file in real processes', () => {
     expect(new Set(spans.map((s) => s.service))).toEqual(new Set(['spans-app']));
   });
 
+  it('says, once, when it cannot write, and the program ends as it would (a file in the way; a path under /proc)', async () => {
+    const blocker = path.join(fresh('blocked-process'), 'a-file');
+    fs.writeFileSync(blocker, '');
+    for (const [where, code] of [
+      [path.join(blocker, 'traces.jsonl'), 'ENOTDIR'],
+      // Node's own recursive mkdir retries forever there: the program hung at its first export
+      ['/proc/zerotel-no-such-dir/', 'ENOENT'],
+    ]) {
+      const r = await runApp(path.join(CLI_FIXTURES, 'spans.js'), { env: { OTEL_TRACES_EXPORTER: 'file', OTEL_EXPORTER_FILE_PATH: where }, timeoutMs: 20_000 });
+      expect(r.code, where).toBe(0);
+      const lines = r.stderr.split('\n').filter((line) => line !== '');
+      expect(lines, where).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^zerotel warn: the file exporter could not write 4 spans to .*: ${code}`));
+    }
+  });
+
   it('a relative path is taken from the directory the process started in', async () => {
     const cwd = fresh('relative');
     const r = await runApp(path.join(CLI_FIXTURES, 'spans.js'), { cwd, env: { OTEL_TRACES_EXPORTER: 'file', OTEL_EXPORTER_FILE_PATH: 'sub/out.jsonl' } });
