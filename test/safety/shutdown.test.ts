@@ -79,16 +79,18 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('on %s', (signal) => {
 });
 
 describe('a fatal uncaught exception', () => {
+  /** The server crashed by a request to `route`, with the agent or without it. */
+  const crash = async (route: string, withAgent: boolean) => {
+    const app = await startApp(SERVER, { env: withAgent ? queued() : {}, nodeArgs: withAgent ? undefined : [] });
+    await httpRequest(`http://127.0.0.1:${app.port}${route}`).catch(() => undefined);
+    const { code } = await app.exited;
+    return { exit: code, stderr: app.stderr() };
+  };
+
   it('crashes the same way, and the failing request\'s span carries the exception', async () => {
-    const run = async (withAgent: boolean) => {
-      const app = await startApp(SERVER, { env: withAgent ? queued() : {}, nodeArgs: withAgent ? undefined : [] });
-      await httpRequest(`http://127.0.0.1:${app.port}/crash`).catch(() => undefined);
-      const { code } = await app.exited;
-      return { exit: code, stderr: app.stderr() };
-    };
-    const without = await run(false);
+    const without = await crash('/crash', false);
     receiver.clear();
-    const withAgent = await run(true);
+    const withAgent = await crash('/crash', true);
     expect(without.exit).toBe(1);
     expect(withAgent.exit).toBe(1);
     const norm = (s: string) => s.replace(/\(node:\d+\)/g, '').replace(/:\d+:\d+/g, ':L:C');
@@ -103,15 +105,9 @@ describe('a fatal uncaught exception', () => {
   });
 
   it('thrown by the request handler itself: crashes the same way (same stderr but the agent\'s frames, same code), and the request\'s span carries it', async () => {
-    const run = async (withAgent: boolean) => {
-      const app = await startApp(SERVER, { env: withAgent ? queued() : {}, nodeArgs: withAgent ? undefined : [] });
-      await httpRequest(`http://127.0.0.1:${app.port}/crash-sync`).catch(() => undefined);
-      const { code } = await app.exited;
-      return { exit: code, stderr: app.stderr() };
-    };
-    const without = await run(false);
+    const without = await crash('/crash-sync', false);
     receiver.clear();
-    const withAgent = await run(true);
+    const withAgent = await crash('/crash-sync', true);
     expect(without.exit).toBe(1);
     expect(withAgent.exit).toBe(1);
     // The source line Node prints first, and the error: the same (no catch-and-rethrow moved them).
