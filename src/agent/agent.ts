@@ -6,6 +6,7 @@ import type { TextMapPropagator } from '../api/types';
 import type { AgentConfig } from '../config';
 import { InstrumentationHooks } from '../instrumentation/hooks';
 import { selectInstrumentations } from '../instrumentation/registry';
+import { workingDirectory } from '../resource/working-directory';
 import { setRuntime } from '../instrumentation/runtime';
 import type { TracerProvider } from '../trace/tracer';
 import { apiBridgeDefinition, setBridgeTarget } from './api-bridge';
@@ -16,19 +17,6 @@ import type { ExporterEntry, Sdk } from './sdk';
 export type { ExporterEntry } from './sdk';
 
 const NO_EXPORTERS: readonly ExporterEntry[] = Object.freeze([]);
-
-/**
- * process.cwd(), or undefined when it throws: a process started in a directory that was removed (a deploy that
- * replaced the release directory under a shell still in it) has none, and Node.js runs the application all the
- * same. The agent once failed to start there at all.
- */
-export function workingDirectory(): string | undefined {
-  try {
-    return process.cwd();
-  } catch {
-    return undefined;
-  }
-}
 
 export class Agent {
   readonly hooks: InstrumentationHooks;

@@ -11,6 +11,7 @@ import type { AgentConfig } from '../config';
 import { diag } from '../diag/logger';
 import { agentVersion } from '../version';
 import { Resource } from './resource';
+import { workingDirectory } from './working-directory';
 
 /** semantic-conventions: host.arch values. */
 const ARCH: Record<string, string> = {
@@ -128,13 +129,7 @@ export function detectResourceAttributes(config: AgentConfig): Attributes {
   run('os', () => detectOs(out));
   run('process', () => detectProcess(out, config.resourceProcessCommandArgs));
   run('package', () => {
-    let cwd: string | undefined;
-    try {
-      cwd = process.cwd();
-    } catch {
-      // removed before the process started (see workingDirectory in src/agent/agent.ts)
-    }
-    const pkg = findApplicationPackage(applicationPackageStart(process.argv[1], cwd));
+    const pkg = findApplicationPackage(applicationPackageStart(process.argv[1], workingDirectory()));
     if (pkg?.name !== undefined) out['service.name'] = pkg.name;
     if (pkg?.version !== undefined) out['service.version'] = pkg.version;
   });
