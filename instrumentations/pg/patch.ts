@@ -517,11 +517,32 @@ function learnPoolConnection(pool: object, operation: Operation, client: unknown
   }
 }
 
+/**
+ * Whether pg-pool 3 will hand this checkout an idle client on the next tick, without waiting for anything: it
+ * queues every caller and, while clients are idle, serves the queue one caller per tick in order (Pool#connect,
+ * _pulseQueue), so a caller that finds more idle clients than callers queued ahead of it gets one. Such a
+ * checkout takes a tick and says nothing a `pg-pool.connect` span could show; a checkout that opens a connection
+ * or waits for a busy pool's client is what the span is for. Anything but pg-pool's own fields: not known.
+ */
+function idleClientReady(pool: any): boolean {
+  const idle = pool._idle;
+  const queued = pool._pendingQueue;
+  return Array.isArray(idle) && Array.isArray(queued) && idle.length > queued.length && pool.ending === false;
+}
+
+/** OTEL_INSTRUMENTATION_PG_POOL_CONNECT_SPANS: whether this checkout gets a span. */
+function wantsPoolConnectSpan(pool: object): boolean {
+  const mode = getConfig().pgPoolConnectSpans;
+  return mode === 'always' || (mode === 'waiting' && !idleClientReady(pool));
+}
+
 function makePoolConnect(original: AnyFunction): AnyFunction {
   return function connect(this: any, callback: any): any {
     if (!runtime.tracingEnabled) return original.apply(this, arguments as any);
     const parent = contextManager.active();
-    if (!shouldTrace(parent) || (callback && typeof callback !== 'function')) return original.apply(this, arguments as any);
+    if (!shouldTrace(parent) || (callback && typeof callback !== 'function') || !wantsPoolConnectSpan(this)) {
+      return original.apply(this, arguments as any);
+    }
     const pool = this;
     let operation: Operation | undefined;
     let context: Context;

@@ -39,6 +39,9 @@ export type OtlpProtocol = (typeof KNOWN_PROTOCOLS)[number];
 export const KNOWN_RESOURCE_DETECTORS = ['env', 'host', 'os', 'process', 'package'] as const;
 export const REDIS_QUERY_TEXT_MODES = ['sanitized', 'full', 'none'] as const;
 export type RedisQueryTextMode = (typeof REDIS_QUERY_TEXT_MODES)[number];
+/** OTEL_INSTRUMENTATION_PG_POOL_CONNECT_SPANS: when a pool's checkout gets a `pg-pool.connect` span. */
+export const PG_POOL_CONNECT_SPAN_MODES = ['waiting', 'always', 'never'] as const;
+export type PgPoolConnectSpanMode = (typeof PG_POOL_CONNECT_SPAN_MODES)[number];
 
 export interface SpanLimits {
   attributeCountLimit: number;
@@ -101,6 +104,7 @@ export interface AgentConfig {
   dbStatementSanitizer: boolean;
   pgRequireParentSpan: boolean;
   pgSqlcommenter: boolean;
+  pgPoolConnectSpans: PgPoolConnectSpanMode;
   redisQueryText: RedisQueryTextMode;
   /** Longest wait for the final export when a program ends (beforeExit / exit), milliseconds. */
   exitFlushTimeoutMillis: number;
@@ -362,6 +366,7 @@ export function readConfig(env: Env = process.env): ConfigResult {
     dbStatementSanitizer,
     pgRequireParentSpan: parseBoolean(env, 'OTEL_INSTRUMENTATION_PG_REQUIRE_PARENT_SPAN', false, w),
     pgSqlcommenter: parseBoolean(env, 'OTEL_INSTRUMENTATION_PG_SQLCOMMENTER_ENABLED', false, w),
+    pgPoolConnectSpans: parseEnum(env, 'OTEL_INSTRUMENTATION_PG_POOL_CONNECT_SPANS', PG_POOL_CONNECT_SPAN_MODES, 'waiting', w),
     // The common switch covers every database, Redis included, as in the other agents that have it; the Redis
     // variable, when set, says more precisely what to record and wins.
     redisQueryText: parseEnum(env, 'OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT', REDIS_QUERY_TEXT_MODES, dbStatementSanitizer ? 'sanitized' : 'full', w),

@@ -1,13 +1,13 @@
 /**
  * The pg instrumentation's settings, each in its own run of the fixture: sqlcommenter, parent-only spans,
- * sanitizing switched off, and the attribute length limit.
+ * sanitizing switched off, the attribute length limit, and which pool checkouts get a span.
  */
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runApp } from '../helpers/child';
 import { Receiver } from '../helpers/receiver';
 import { requirePostgres, serviceEnv } from '../helpers/services';
-import { dropTables, FIXTURES, runFixture, tableName, traceOf } from './pg-helpers';
+import { childrenOf, dropTables, FIXTURES, runFixture, tableName, traceOf } from './pg-helpers';
 
 let receiver: Receiver;
 
@@ -18,7 +18,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await receiver?.close();
-  await dropTables(['commenter', 'nocommenter', 'parent', 'raw', 'limit'].map(tableName));
+  await dropTables(['commenter', 'nocommenter', 'parent', 'raw', 'limit', 'poolalways', 'poolnever'].map(tableName));
 });
 
 describe('OTEL_INSTRUMENTATION_PG_SQLCOMMENTER_ENABLED=true', () => {
@@ -56,6 +56,39 @@ describe('OTEL_INSTRUMENTATION_PG_REQUIRE_PARENT_SPAN=true', () => {
     expect(spans.filter((s) => s.attributes['db.system.name'] === 'postgresql' && s.parentSpanId === undefined)).toEqual([]);
     const { parent, spans: trace } = traceOf(report, spans, 'scenario text-promise');
     expect(trace.filter((s) => s.parentSpanId === parent.spanId).map((s) => s.name)).toEqual(['pg.connect', 'SELECT', `SELECT ${tableName('parent')}`]);
+  });
+});
+
+describe('OTEL_INSTRUMENTATION_PG_POOL_CONNECT_SPANS', () => {
+  const poolQueryText = (table: string) => `SELECT name FROM ${table} WHERE id = $1`;
+
+  it('always: every checkout has a pg-pool.connect span, an idle client’s too', async () => {
+    const table = tableName('poolalways');
+    const { report, spans } = await runFixture(receiver, 'scenarios.cjs', [table, 'transaction'], {
+      OTEL_INSTRUMENTATION_PG_POOL_CONNECT_SPANS: 'always',
+    });
+    const { parent, spans: trace } = traceOf(report, spans, 'scenario transaction');
+    // connect() (a new connection), connect(callback) and the two queries' checkouts (an idle client each time).
+    expect(trace.filter((s) => s.name === 'pg-pool.connect')).toHaveLength(4);
+    const query = trace.find((s) => s.attributes['db.query.text'] === poolQueryText(table))!;
+    const [wait] = childrenOf(query, trace);
+    expect([wait.name, wait.kind]).toEqual(['pg-pool.connect', 0]);
+    expect(childrenOf(wait, trace)).toEqual([]);
+    expect(childrenOf(parent, trace).filter((s) => s.name === 'pg-pool.connect')).toHaveLength(2);
+  });
+
+  it('never: no checkout has one; a new connection’s pg.connect is the query’s child', async () => {
+    const table = tableName('poolnever');
+    const { report, spans } = await runFixture(receiver, 'scenarios.cjs', [table, 'transaction', 'pool-exhaustion'], {
+      OTEL_INSTRUMENTATION_PG_POOL_CONNECT_SPANS: 'never',
+    });
+    expect(spans.filter((s) => s.name === 'pg-pool.connect')).toEqual([]);
+    const { parent, spans: trace } = traceOf(report, spans, 'scenario transaction');
+    expect(childrenOf(parent, trace).map((s) => s.name).slice(0, 4)).toEqual(['pg.connect', 'BEGIN', `INSERT ${table}`, 'COMMIT']);
+    const first = spans.find((s) => s.attributes['db.query.text'] === 'SELECT pg_sleep(?) AS first')!;
+    const second = spans.find((s) => s.attributes['db.query.text'] === 'SELECT ? AS second')!;
+    expect(childrenOf(first, spans).map((s) => s.name)).toEqual(['pg.connect']);
+    expect(childrenOf(second, spans)).toEqual([]);
   });
 });
 

@@ -17,6 +17,7 @@ import {
   KNOWN_RESOURCE_DETECTORS,
   KNOWN_SAMPLERS,
   readConfig,
+  PG_POOL_CONNECT_SPAN_MODES,
   REDIS_QUERY_TEXT_MODES,
   type AgentConfig,
 } from '../../src/config';
@@ -121,6 +122,7 @@ function domainViolations(c: AgentConfig): string[] {
   check(c.http.serverExcludedPaths.every((p) => typeof p === 'string' && p !== ''), 'http.serverExcludedPaths');
   for (const k of ['expressMiddlewareSpans', 'dbStatementSanitizer', 'pgRequireParentSpan', 'pgSqlcommenter'] as const) check(typeof c[k] === 'boolean', k);
   check((REDIS_QUERY_TEXT_MODES as readonly string[]).includes(c.redisQueryText), 'redisQueryText');
+  check((PG_POOL_CONNECT_SPAN_MODES as readonly string[]).includes(c.pgPoolConnectSpans), 'pgPoolConnectSpans');
   check(isInt(c.exitFlushTimeoutMillis, 0, 60_000), 'exitFlushTimeoutMillis');
   check(isInt(c.shutdownTimeoutMillis, 0, 120_000), 'shutdownTimeoutMillis');
   check(c.fileExporterPath === undefined || (typeof c.fileExporterPath === 'string' && c.fileExporterPath !== ''), 'fileExporterPath');

@@ -156,6 +156,7 @@ const GARBAGE: Array<[string, string, (c: ReturnType<typeof read>['config']) => 
   ['OTEL_INSTRUMENTATION_PG_REQUIRE_PARENT_SPAN', 'y', (c) => c.pgRequireParentSpan, false],
   ['OTEL_INSTRUMENTATION_PG_SQLCOMMENTER_ENABLED', 'on', (c) => c.pgSqlcommenter, false],
   ['OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT', 'everything', (c) => c.redisQueryText, 'sanitized'],
+  ['OTEL_INSTRUMENTATION_PG_POOL_CONNECT_SPANS', 'sometimes', (c) => c.pgPoolConnectSpans, 'waiting'],
   ['OTEL_NODE_EXIT_FLUSH_TIMEOUT', '-1', (c) => c.exitFlushTimeoutMillis, 1000],
   ['OTEL_NODE_SHUTDOWN_TIMEOUT', 'forever', (c) => c.shutdownTimeoutMillis, 5000],
   ['OTEL_NODE_ESM_HOOK', 'auto-ish', (c) => c.esmHook, false],
