@@ -285,6 +285,35 @@ describe('OTLP protobuf encoder, decoded with the official definitions', () => {
     }
   });
 
+  it('leaves out the absent keys of fixed-shape attribute objects, and still copies the rest from the run', async () => {
+    const { provider, finished } = makeProvider();
+    const tracer = provider.getTracer('fixed-shape');
+    for (let i = 0; i < 300; i++) {
+      // As the http server's attributes: every key present, absent ones undefined, some set later.
+      const attributes: Record<string, string | number | undefined> = {
+        'http.request.method': 'GET',
+        'http.request.method_original': undefined,
+        'url.path': i % 3 === 0 ? `/items/${i}` : '/items',
+        'url.query': i % 4 === 0 ? 'q=1' : undefined,
+        'server.port': 8080,
+        'http.route': undefined,
+        'http.response.status_code': undefined,
+      };
+      const span = tracer.startOwned('GET', 1, ROOT_CONTEXT, attributes as any);
+      if (i % 2 === 0) span.setAttribute('http.route', '/items');
+      span.setAttribute('http.response.status_code', i % 5 === 0 ? 500 : 200);
+      span.end();
+    }
+    const spans = await finished();
+    const first = decodeRequest(encodeTraceRequest(spans));
+    expect(first).toEqual(expectedRequest(spans));
+    const keysOf = (i: number) => flattenSpans(first)[i].span.attributes.map((kv: { key: string }) => kv.key);
+    expect(keysOf(0)).toEqual(['http.request.method', 'url.path', 'url.query', 'server.port', 'http.route', 'http.response.status_code']);
+    expect(keysOf(1)).toEqual(['http.request.method', 'url.path', 'server.port', 'http.response.status_code']);
+    // The second batch is written from the runs the first left.
+    expect(decodeRequest(encodeTraceRequest(spans))).toEqual(expectedRequest(spans));
+  });
+
   it('round-trips random attributes, names and times (property test)', async () => {
     const scalar = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 80 }),

@@ -562,6 +562,8 @@ function writeSpanAttributes(w: ProtobufWriter, kind: number, name: string, attr
   let whole = true;
   for (const key in attributes) {
     const value = attributes[key];
+    // Absent (a fixed-shape object's key with no value): not encoded, and not in a run either.
+    if (value === undefined) continue;
     if (i < n && key === keys[i]) {
       if (value === values[i]) {
         i++;
@@ -578,7 +580,6 @@ function writeSpanAttributes(w: ProtobufWriter, kind: number, name: string, attr
         whole = false;
       }
     }
-    if (value === undefined) continue;
     if (typeof value === 'object') writeKeyValue(w, SPAN_ATTRIBUTES, key, value, 0);
     else writeScalarKeyValue(w, SPAN_ATTRIBUTES, key, value);
   }
@@ -590,7 +591,7 @@ function writeSpanAttributes(w: ProtobufWriter, kind: number, name: string, attr
   }
 }
 
-/** Encodes the scalar attributes a span starts with (up to the first other) into a new run for its name. */
+/** Encodes the scalar attributes a span starts with (up to the first other; absent ones skipped) into a new run for its name. */
 const runScratch = new ProtobufWriter(MAX_RUN_BYTES);
 function makeAttributeRun(runs: Map<string, EncodedAttributeRun>, name: string, attributes: Attributes): EncodedAttributeRun | undefined {
   const keys: string[] = [];
@@ -599,7 +600,8 @@ function makeAttributeRun(runs: Map<string, EncodedAttributeRun>, name: string, 
   runScratch.reset();
   for (const key in attributes) {
     const value = attributes[key];
-    if (value === undefined || typeof value === 'object' || keys.length === MAX_RUN_ATTRIBUTES) break;
+    if (value === undefined) continue;
+    if (typeof value === 'object' || keys.length === MAX_RUN_ATTRIBUTES) break;
     if (typeof value === 'string' && value.length > MAX_RUN_BYTES) break;
     const start = runScratch.pos;
     writeKeyValue(runScratch, SPAN_ATTRIBUTES, key, value, 0);
