@@ -346,6 +346,19 @@ function effectiveConfig(config: AgentConfig, app: AppInfo, dir: string, enabled
     ['log level', config.logLevelName],
   ];
   if (config.http.serverExcludedPaths.length > 0) lines.push(['untraced paths', config.http.serverExcludedPaths.join(', ')]);
+  // The instrumentations' own settings, for those that are on: what decides which spans they make and what they
+  // record (a span that is not there is more often one of these than a fault).
+  if (enabled.includes('express')) {
+    lines.push(['express', `middleware spans ${config.expressMiddlewareSpans ? 'on' : 'off'} (OTEL_INSTRUMENTATION_EXPRESS_MIDDLEWARE_SPANS)`]);
+  }
+  if (enabled.includes('pg')) {
+    lines.push([
+      'pg',
+      `pool checkout spans ${config.pgPoolConnectSpans}; query text ${config.dbStatementSanitizer ? 'sanitized' : 'as written'}; ` +
+        `sqlcommenter ${config.pgSqlcommenter ? 'on' : 'off'}; ${config.pgRequireParentSpan ? 'no root spans' : 'root spans too'}`,
+    ]);
+  }
+  if (enabled.includes('redis') || enabled.includes('ioredis')) lines.push(['redis', `query text ${config.redisQueryText}`]);
   return lines;
 }
 

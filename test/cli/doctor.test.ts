@@ -70,11 +70,30 @@ describe('zerotel doctor on the shop example', () => {
     expect(config['service.name']).toBe('shop (OTEL_SERVICE_NAME)');
     expect(config.exporters).toBe(`otlp (http/protobuf → http://localhost:4318/v1/traces), file (${path.join(SHOP, 'traces')}/traces-<pid>-<time>.jsonl)`);
     expect(config.instrumentations).not.toContain('pg');
+    // The settings of the instrumentations that are on; pg's are left out with pg.
+    expect(config.express).toBe('middleware spans off (OTEL_INSTRUMENTATION_EXPRESS_MIDDLEWARE_SPANS)');
+    expect(config.redis).toBe('query text sanitized');
+    expect(config.pg).toBeUndefined();
     expect(r.warnings).toContain('OTEL_TRACES_SAMPLER="sometimes" is not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio; using "parentbased_always_on" instead');
     expect(r.warnings.some((w) => w.startsWith('OTEL_NODE_DISABLED_INSTRUMENTATIONS names "nosuch"'))).toBe(true);
     expect(mod(r, 'pg')!.status).toBe('disabled');
     expect(notes(r)).toContain('pg is installed, but the pg instrumentation is turned off (OTEL_NODE_ENABLED/DISABLED_INSTRUMENTATIONS).');
     expect(problems(r).filter((p) => p.startsWith('Configuration: '))).toHaveLength(2);
+  });
+
+  it('shows the instrumentations’ own settings as this environment sets them', () => {
+    const r = diagnose(SHOP, {
+      OTEL_INSTRUMENTATION_EXPRESS_MIDDLEWARE_SPANS: 'true',
+      OTEL_INSTRUMENTATION_PG_POOL_CONNECT_SPANS: 'always',
+      OTEL_INSTRUMENTATION_PG_SQLCOMMENTER_ENABLED: 'true',
+      OTEL_INSTRUMENTATION_PG_REQUIRE_PARENT_SPAN: 'true',
+      OTEL_INSTRUMENTATION_COMMON_DB_STATEMENT_SANITIZER_ENABLED: 'false',
+    });
+    const config = Object.fromEntries(r.config);
+    expect(config.express).toBe('middleware spans on (OTEL_INSTRUMENTATION_EXPRESS_MIDDLEWARE_SPANS)');
+    expect(config.pg).toBe('pool checkout spans always; query text as written; sqlcommenter on; no root spans');
+    expect(config.redis).toBe('query text full');
+    expect(Object.fromEntries(diagnose(SHOP, {}).config).pg).toBe('pool checkout spans waiting; query text sanitized; sqlcommenter off; root spans too');
   });
 
   it('OTEL_SDK_DISABLED turns everything off, and says so', () => {
