@@ -140,6 +140,23 @@ describe('OTLP/JSON encoder', () => {
     expect(fromJson).toEqual(expectedRequest(spans));
   });
 
+  it('leaves out the absent (undefined) keys of a fixed-shape attribute object, as the protobuf encoding does', async () => {
+    const { provider, finished } = makeProvider();
+    const span = provider.getTracer('fixed-shape').startOwned('GET', 1, ROOT_CONTEXT, {
+      'http.request.method': 'GET',
+      'url.query': undefined,
+      'http.route': undefined,
+      'http.response.status_code': undefined,
+    } as any);
+    span.setAttribute('http.response.status_code', 204);
+    span.end();
+    const spans = await finished();
+    const json = JSON.parse(encodeTraceRequestJson(spans));
+    const keys = json.resourceSpans[0].scopeSpans[0].spans[0].attributes.map((kv: { key: string }) => kv.key);
+    expect(keys).toEqual(['http.request.method', 'http.response.status_code']);
+    expect(fromOtlpJson(encodeTraceRequestJson(spans))).toEqual(decodeRequest(encodeTraceRequest(spans)));
+  });
+
   it('agrees with the protobuf encoding for random attributes (property test)', async () => {
     const scalar = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.boolean(), fc.integer(), fc.maxSafeInteger(), fc.double());
     const value = fc.oneof(
