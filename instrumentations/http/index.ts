@@ -11,13 +11,13 @@ export const httpInstrumentation: InstrumentationDefinition = {
     {
       name: 'http',
       versions: '*',
-      patches: 'Server#emit("request", "checkContinue", "checkExpectation"), request(), get()',
+      patches: 'Server#emit("request", "checkContinue", "checkExpectation", "clientError"), request(), get()',
       load: () => require('./patch').httpPatcher,
     },
     {
       name: 'https',
       versions: '*',
-      patches: 'Server#emit("request", "checkContinue", "checkExpectation"), request(), get()',
+      patches: 'Server#emit("request", "checkContinue", "checkExpectation", "clientError"), request(), get()',
       load: () => require('./patch').httpsPatcher,
     },
   ],

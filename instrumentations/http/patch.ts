@@ -211,12 +211,66 @@ function endServerSpan(entry: ServerSpanEntry, res: any, event: string): void {
       const values = headerValues(res.getHeader(captured[i]));
       if (values !== undefined) span.setAttribute('http.response.header.' + captured[i], values);
     }
+  } else if (entry.statusCode !== undefined) {
+    // Node.js answered the request itself, on the socket (noteNodeAnswer): the client got a whole response.
+    const status = entry.statusCode;
+    span.setAttribute('http.response.status_code', status);
+    if (isServerError(status)) {
+      span.setAttribute('error.type', String(status));
+      span.setStatus({ code: 2 });
+    }
   } else {
     // The connection closed before a response was sent: the client went away.
     span.setAttribute('error.type', 'aborted');
     span.setStatus({ code: 2, message: 'connection closed before the response was sent' });
   }
   span.end();
+}
+
+/**
+ * The status Node.js writes on the socket itself when it gives up on a request and nobody listens for
+ * `clientError` (node:_http_server, socketOnError, the same in Node.js 20 to 24).
+ */
+function nodeAnswerStatus(err: unknown): number {
+  const code = err !== null && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
+  switch (code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408;
+    case 'HPE_HEADER_OVERFLOW':
+      return 431;
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 413;
+    default:
+      return 400;
+  }
+}
+
+/**
+ * A request Node.js gives up on after its server span started — its body did not arrive within
+ * `server.requestTimeout`, or could not be parsed — is answered by Node.js on the socket (408, 400…) when nobody
+ * listens for `clientError` and the response has not written its head, the conditions socketOnError checks right
+ * after this emit. The span then records that status, which is what the client got, instead of a connection that
+ * closed before any response. With a `clientError` listener the application answers as it likes, unseen, and the
+ * span stays a connection closed before the response.
+ */
+function noteNodeAnswer(err: unknown, socket: any): void {
+  if (socket === null || typeof socket !== 'object' || socket.writable !== true) return;
+  const res = socket._httpMessage;
+  if (res === null || typeof res !== 'object' || res._headerSent === true) return;
+  const entry = serverSpanOfResponse(res);
+  if (entry !== undefined && !entry.ended && !entry.headWritten) entry.statusCode = nodeAnswerStatus(err);
+}
+
+function emitClientError(server: unknown, original: (...args: any[]) => boolean, args: IArguments): boolean {
+  const handled = original.apply(server, args as any);
+  if (!handled) {
+    try {
+      noteNodeAnswer(args[1], args[2]); // args[0] is the event
+    } catch (err) {
+      reportInstrumentationError('http', 'a request Node.js answered itself', err);
+    }
+  }
+  return handled;
 }
 
 function makeServerEmit(original: (...args: any[]) => boolean, scheme: 'http' | 'https') {
@@ -226,6 +280,7 @@ function makeServerEmit(original: (...args: any[]) => boolean, scheme: 'http' | 
     // its span as much.
     let expectation = false;
     if (event !== 'request') {
+      if (event === 'clientError') return emitClientError(this, original, arguments);
       if (event !== 'checkContinue' && event !== 'checkExpectation') return original.apply(this, arguments as any);
       expectation = true;
     } else if (expectationSpans > 0) {

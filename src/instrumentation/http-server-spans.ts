@@ -33,7 +33,10 @@ export interface ServerSpanEntry {
   request: object;
   /** Whether the response's head has been written (`res.headersSent`, seen as it happens). */
   headWritten: boolean;
-  /** The status code the head was written with, when it was given as a number. */
+  /**
+   * The status code the head was written with, when it was given as a number; with `headWritten` false, the status
+   * Node.js answered the request with itself, on the socket (the http instrumentation's noteNodeAnswer).
+   */
   statusCode: number | undefined;
   /** A framework's handled error (its exception type), for `error.type` if the response turns out a 5xx. */
   errorType: string | undefined;
