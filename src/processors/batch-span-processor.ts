@@ -90,10 +90,19 @@ export class BatchSpanProcessor implements SpanProcessor {
       return;
     }
     queue.push(span);
-    if (queue.length >= ENCODE_AHEAD_SPANS && this._mode !== Mode.Spans && !this._encodeScheduled) this._scheduleEncode();
-    if (queued + 1 >= this._config.maxExportBatchSize) this._scheduleExportNow();
-    else if (this._timer === undefined && this._exporting === undefined) this._startTimer();
+    // Scheduled in the agent's own context, not the ending span's: a timer or an immediate keeps the async context
+    // it was made in until it runs, and what it starts (the export, its timeouts, the exporter's sockets and their
+    // callbacks) takes that context on. Made here, they kept the span that happened to end first, its request's
+    // context and what that holds alive for the schedule delay, and an exporter's keep-alive connection for longer.
+    if (queue.length >= ENCODE_AHEAD_SPANS && this._mode !== Mode.Spans && !this._encodeScheduled) runSuppressed(this._scheduleEncodeFromEnd);
+    if (queued + 1 >= this._config.maxExportBatchSize) runSuppressed(this._scheduleExportNowFromEnd);
+    else if (this._timer === undefined && this._exporting === undefined) runSuppressed(this._startTimerFromEnd);
   }
+
+  /** What onEnd schedules, made once each (runSuppressed takes a function; none is made per span). */
+  private readonly _scheduleEncodeFromEnd = (): void => this._scheduleEncode();
+  private readonly _scheduleExportNowFromEnd = (): void => this._scheduleExportNow();
+  private readonly _startTimerFromEnd = (): void => this._startTimer();
 
   /**
    * Encodes the spans waiting as objects, at the end of this turn of the event loop (not inside the caller's
