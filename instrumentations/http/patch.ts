@@ -148,6 +148,7 @@ function startServerSpan(req: any, res: any, scheme: 'http' | 'https', expectati
     ended: false,
     framework: undefined,
     nodeFinishListener: typeof finish === 'function' ? finish : undefined,
+    arrivalFrame: contextManager.captureFrame(),
     request: req,
     headWritten: false,
     statusCode: undefined,
@@ -350,8 +351,14 @@ function makeResponseEmit(original: (...args: any[]) => boolean) {
       // young-generation collections and making V8 grow its young generation (measured on Node 24, node:http at
       // 32 connections, --trace-gc-nvp: 25 KB surviving each scavenge with the export off, against 7.6 KB for a
       // preload that only keeps a store per request, and semispaces of 16 MB against 4). So it runs without the
-      // agent's context; the application's own AsyncLocalStorage stores stay as they were.
-      if (event === 'finish') return contextManager.run(ROOT_CONTEXT, original, this, arguments) as boolean;
+      // span's context: in the context the request arrived in where that can be kept (Node 24: leaving a context
+      // with `run` would make a new frame for the timer to keep), or else in the root context, the application's
+      // own AsyncLocalStorage stores as they are.
+      if (event === 'finish') {
+        const frame = entry.arrivalFrame;
+        if (frame !== undefined) return contextManager.runInFrame(frame, original, this, arguments) as boolean;
+        return contextManager.run(ROOT_CONTEXT, original, this, arguments) as boolean;
+      }
       return original.apply(this, arguments as any);
     }
     return contextManager.run(entry.context, original, this, arguments) as boolean;

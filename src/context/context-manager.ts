@@ -1,4 +1,4 @@
-import { AsyncLocalStorage, executionAsyncResource } from 'node:async_hooks';
+import { AsyncLocalStorage, AsyncResource, executionAsyncResource } from 'node:async_hooks';
 import type { EventEmitter } from 'node:events';
 import type { Context } from '../api/types';
 import { ROOT_CONTEXT } from './context';
@@ -52,6 +52,12 @@ function noteThrown(context: Context): void {
 export function thrownContext(): Context | undefined {
   return thrownFrom;
 }
+
+/** A handle on an async context frame, from captureFrame, to run a call in with runInFrame. */
+export type CapturedFrame = AsyncResource;
+
+/** No destroy hook registered for a captured frame: nothing needs to know when it goes. */
+const CAPTURED_FRAME_OPTIONS = { requireManualDestroy: true };
 
 /** The symbol Node.js 20 and 22 keep an AsyncLocalStorage's store under, on each async resource, if this is one. */
 function resourceStoreKey(als: AsyncLocalStorage<Context>): symbol | undefined {
@@ -131,6 +137,26 @@ export class AsyncLocalStorageContextManager {
       if (!returned) noteThrown(context);
       else if (thrownFrom !== undefined) thrownFrom = undefined;
     }
+  }
+
+  /**
+   * Where AsyncLocalStorage keeps its stores in AsyncContextFrame (Node 24; Node 22 with
+   * --experimental-async-context-frame): a handle on the async context current now — the agent's store and the
+   * application's — to run a later call in with runInFrame. Undefined where stores live on async resources (Node 20
+   * and 22), where `run(ROOT_CONTEXT, …)` makes nothing and is the cheaper way out of a span's context.
+   *
+   * Why: on AsyncContextFrame, `run` makes a new frame (a Map) each time, even to leave a context, and every async
+   * resource made inside keeps that frame; running a call in a frame captured earlier makes none. A frame captured
+   * when a request arrives is as old as the connection's, so a long-lived resource made later in it (Node's keep-alive
+   * timer) holds nothing young.
+   */
+  captureFrame(): CapturedFrame | undefined {
+    return this._key === undefined ? new AsyncResource('zerotel.frame', CAPTURED_FRAME_OPTIONS) : undefined;
+  }
+
+  /** Calls `fn` with `thisArg` and `args` in the frame `frame` captured (see captureFrame). */
+  runInFrame(frame: CapturedFrame, fn: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+    return frame.runInAsyncScope(applyWithThis, undefined, fn, thisArg, args);
   }
 
   bind<T>(context: Context, target: T): T {

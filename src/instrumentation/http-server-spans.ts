@@ -17,6 +17,7 @@
  */
 import type { Context, Span } from '../api/types';
 import { InFlight } from './in-flight';
+import type { CapturedFrame } from '../context/context-manager';
 
 export interface ServerSpanEntry {
   span: Span;
@@ -29,6 +30,11 @@ export interface ServerSpanEntry {
   framework: unknown;
   /** The listener Node.js itself put on the response's `finish` (see the http instrumentation's emit). */
   nodeFinishListener: unknown;
+  /**
+   * The async context the request arrived in, where a context manager on AsyncContextFrame can capture it
+   * (contextManager.captureFrame): Node's own `finish` listener runs in it (see the http instrumentation's emit).
+   */
+  arrivalFrame: CapturedFrame | undefined;
   /** The request (the entry's first key). */
   request: object;
   /** Whether the response's head has been written (`res.headersSent`, seen as it happens). */

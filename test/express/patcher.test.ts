@@ -55,6 +55,7 @@ describe.each([4, 5] as const)('express %i patched in process', (major) => {
         ended: false,
         framework: undefined,
         nodeFinishListener: undefined,
+        arrivalFrame: undefined,
         request: req,
         headWritten: false,
         statusCode: undefined,

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { REGISTER, runApp } from '../helpers/child';
 import { Receiver } from '../helpers/receiver';
 import { freePort } from '../safety/collectors';
+import { decodeRequest } from '../otlp/helpers/otlp-proto';
+import { HttpReceiver } from '../otlp/helpers/receivers';
 
 describe('in-flight entries', () => {
   it('are all gone once the requests are over: read, unread, aborted and refused, on both sides', async () => {
@@ -22,6 +24,36 @@ describe('in-flight entries', () => {
       const clients = spans.filter((x) => x.kind === 2);
       expect(clients).toHaveLength(101);
       expect(clients.filter((x) => x.attributes['http.response.status_code'] === 200 && x.status.code === 0)).toHaveLength(90);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("leave a served request's span to wait for its batch as encoded bytes, not as the span", async () => {
+    // Over OTLP/protobuf, the protocol whose spans are encoded ahead; a receiver that decodes with the official
+    // definitions. The batch is not due for a minute: the spans go out when the program ends.
+    const receiver = new HttpReceiver();
+    await receiver.start();
+    try {
+      const app = path.join(__dirname, '..', 'fixtures', 'http', 'served-span-encoded-app.js');
+      const env = { OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url };
+      const run = await runApp(app, { env, nodeArgs: ['--expose-gc', '--require', REGISTER] });
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout.trim().split('\n').pop()!)).toEqual({ retained: [false, false, false] });
+      // Encoded whole: every span arrives with what it recorded.
+      const spans = receiver.requests.flatMap((r) => decodeRequest(r.body).resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)));
+      const attribute = (span: any, key: string) => {
+        const value = span.attributes.find((a: any) => a.key === key)?.value;
+        return value?.stringValue ?? (value?.intValue !== undefined ? Number(value.intValue) : undefined);
+      };
+      const served = spans.filter((x: any) => x.kind === 2).map((x: any) => [x.name, attribute(x, 'url.path'), attribute(x, 'http.response.status_code')]);
+      expect(served.sort()).toEqual([
+        ['GET', '/item/1', 200],
+        ['GET', '/item/2', 200],
+        ['GET', '/item/3', 200],
+      ]);
+      // And the client spans of the same program, which wait as spans until the end of a turn or the batch.
+      expect(spans.filter((x: any) => x.kind === 3)).toHaveLength(3);
     } finally {
       await receiver.close();
     }

@@ -17,6 +17,7 @@ import { BatchSpanProcessor } from '../../src/processors/batch-span-processor';
 import { Resource } from '../../src/resource/resource';
 import { TracerProvider } from '../../src/trace/tracer';
 import type { ReadableSpan } from '../../src/trace/span';
+import { SpanKind } from '../../src/api/types';
 import { decodeRequest } from './helpers/otlp-proto';
 import { HttpReceiver } from './helpers/receivers';
 import { makeProvider } from './helpers/spans';
@@ -107,13 +108,18 @@ describe('the batch processor with an exporter that takes encoded spans', () => 
     receiver = undefined;
   });
 
-  it('encodes the spans waiting at the end of the turn in which 32 of them wait, and no sooner', async () => {
+  it('encodes the first spans at the end of their turn, then those waiting at the end of the turn in which 32 of them wait, and no sooner', async () => {
     receiver = new HttpReceiver();
     await receiver.start();
     const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: receiver.url }));
     const bsp = new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 512, scheduleDelayMillis: 60_000, exportTimeoutMillis: 5000 });
     const provider = new TracerProvider({ resource: new Resource({ 'service.name': 'threshold' }), processors: [bsp] });
     const tracer = provider.getTracer('t');
+    tracer.startSpan('first').end();
+    expect((bsp as any)._mode).toBe(0); // undecided: deciding builds the exporter, not inside end()
+    await new Promise((r) => setImmediate(r));
+    expect((bsp as any)._mode).toBe(2);
+    expect((bsp as any)._queue).toHaveLength(0);
     for (let i = 0; i < 31; i++) tracer.startSpan(`span-${i}`).end();
     await new Promise((r) => setImmediate(r));
     expect((bsp as any)._queue).toHaveLength(31);
@@ -121,10 +127,44 @@ describe('the batch processor with an exporter that takes encoded spans', () => 
     expect((bsp as any)._queue).toHaveLength(40); // not inside end()
     await new Promise((r) => setImmediate(r));
     expect((bsp as any)._queue).toHaveLength(0);
-    expect(bsp.queueLength).toBe(40);
+    expect(bsp.queueLength).toBe(41);
     await provider.forceFlush();
     expect(receiver.requests).toHaveLength(1);
-    expect(flattenNames(decodeRequest(receiver.requests[0].body))).toHaveLength(40);
+    expect(flattenNames(decodeRequest(receiver.requests[0].body))).toHaveLength(41);
+    await provider.shutdown();
+  });
+
+  it("encodes the spans waiting when a server span ends (its response is out), inside that span's end()", async () => {
+    receiver = new HttpReceiver();
+    await receiver.start();
+    const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: receiver.url }));
+    const bsp = new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 512, scheduleDelayMillis: 60_000, exportTimeoutMillis: 5000 });
+    const provider = new TracerProvider({ resource: new Resource({ 'service.name': 'server-end' }), processors: [bsp] });
+    const tracer = provider.getTracer('t');
+    // Before the exporter is known, a server span's end encodes nothing: the first turn's immediate decides.
+    tracer.startSpan('GET early', { kind: SpanKind.SERVER }).end();
+    expect((bsp as any)._queue).toHaveLength(1);
+    await new Promise((r) => setImmediate(r));
+    expect((bsp as any)._queue).toHaveLength(0);
+    const server = tracer.startSpan('GET /users/:id', { kind: SpanKind.SERVER });
+    tracer.startSpan('SELECT users', { kind: SpanKind.CLIENT }).end();
+    tracer.startSpan('middleware - auth', { kind: SpanKind.INTERNAL }).end();
+    expect((bsp as any)._queue).toHaveLength(2); // other kinds wait
+    server.end();
+    expect((bsp as any)._queue).toHaveLength(0);
+    expect(bsp.queueLength).toBe(4);
+    tracer.startSpan('GET', { kind: SpanKind.CLIENT }).end();
+    expect((bsp as any)._queue).toHaveLength(1);
+    await provider.forceFlush();
+    expect(receiver.requests).toHaveLength(1);
+    const spans = decodeRequest(receiver.requests[0].body).resourceSpans[0].scopeSpans[0].spans;
+    expect(spans.map((s: any) => [s.name, s.kind])).toEqual([
+      ['GET early', 2],
+      ['SELECT users', 3],
+      ['middleware - auth', 1],
+      ['GET /users/:id', 2],
+      ['GET', 3],
+    ]);
     await provider.shutdown();
   });
 
