@@ -100,18 +100,19 @@ export class BatchSpanProcessor implements SpanProcessor {
       return;
     }
     queue.push(span);
-    if (span.kind === SERVER_KIND && this._mode === Mode.Encoded) this._encodeAtServerEnd();
-    // Scheduled in the agent's own context, not the ending span's: a timer or an immediate keeps the async context
+    // A server span's response is out: its request's spans are encoded now (see the top). Anything else is
+    // scheduled, in the agent's own context, not the ending span's: a timer or an immediate keeps the async context
     // it was made in until it runs, and what it starts (the export, its timeouts, the exporter's sockets and their
     // callbacks) takes that context on. Made here, they kept the span that happened to end first, its request's
     // context and what that holds alive for the schedule delay, and an exporter's keep-alive connection for longer.
+    if (span.kind === SERVER_KIND && this._mode === Mode.Encoded) this._encodeNow();
     else if (queue.length >= ENCODE_AHEAD_SPANS && this._mode !== Mode.Spans && !this._encodeScheduled) runSuppressed(this._scheduleEncodeFromEnd);
     if (queued + 1 >= this._config.maxExportBatchSize) runSuppressed(this._scheduleExportNowFromEnd);
     else if (this._timer === undefined && this._exporting === undefined) runSuppressed(this._startTimerFromEnd);
   }
 
-  /** A server span has ended: the spans waiting, its own and its request's, become bytes now (see the top). */
-  private _encodeAtServerEnd(): void {
+  /** Encodes the spans waiting, whoever calls: a server span's end, the encode pass, the warm-up. Never throws. */
+  private _encodeNow(): void {
     try {
       this._encodePending();
     } catch (err) {
@@ -137,12 +138,7 @@ export class BatchSpanProcessor implements SpanProcessor {
   /** The encode pass, made once (an immediate per pass needs no closure of its own). */
   private readonly _encodePass = (): void => {
     this._encodeScheduled = false;
-    try {
-      this._encodePending();
-    } catch (err) {
-      // Nothing in it should throw; if something does, the spans wait for the next export, as spans.
-      diag.errorOnce('bsp-encode-pass', 'encoding ended spans ahead of their export failed', err);
-    }
+    this._encodeNow();
   };
 
   /**
@@ -253,11 +249,7 @@ export class BatchSpanProcessor implements SpanProcessor {
     setImmediate(() => {
       // The first spans are encoded here, which decides whether the exporter takes encoded spans (deciding builds
       // the exporter, so onEnd leaves it to this immediate): from then on a server span's end encodes its request's.
-      try {
-        this._encodePending();
-      } catch (err) {
-        diag.errorOnce('bsp-encode-pass', 'encoding ended spans ahead of their export failed', err);
-      }
+      this._encodeNow();
       if (exporter.warmUp === undefined) return;
       try {
         runSuppressed(() => exporter.warmUp!());
