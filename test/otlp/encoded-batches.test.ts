@@ -108,12 +108,22 @@ describe('the batch processor with an exporter that takes encoded spans', () => 
     receiver = undefined;
   });
 
+  /**
+   * A processor with a batch a minute away (exports only when full or flushed), exporting over OTLP/HTTP to a
+   * real receiver started for the test (returned, and kept for afterEach to close).
+   */
+  async function toReceiver(service: string, maxExportBatchSize: number, protocol?: 'http/json') {
+    const started = new HttpReceiver();
+    receiver = started;
+    await started.start();
+    const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: started.url, ...(protocol ? { protocol } : {}) }));
+    const bsp = new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize, scheduleDelayMillis: 60_000, exportTimeoutMillis: 5000 });
+    const provider = new TracerProvider({ resource: new Resource({ 'service.name': service }), processors: [bsp] });
+    return { bsp, provider, receiver: started };
+  }
+
   it('encodes the first spans at the end of their turn, then those waiting at the end of the turn in which 32 of them wait, and no sooner', async () => {
-    receiver = new HttpReceiver();
-    await receiver.start();
-    const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: receiver.url }));
-    const bsp = new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 512, scheduleDelayMillis: 60_000, exportTimeoutMillis: 5000 });
-    const provider = new TracerProvider({ resource: new Resource({ 'service.name': 'threshold' }), processors: [bsp] });
+    const { bsp, provider, receiver } = await toReceiver('threshold', 512);
     const tracer = provider.getTracer('t');
     tracer.startSpan('first').end();
     expect((bsp as any)._mode).toBe(0); // undecided: deciding builds the exporter, not inside end()
@@ -135,11 +145,7 @@ describe('the batch processor with an exporter that takes encoded spans', () => 
   });
 
   it("encodes the spans waiting when a server span ends (its response is out), inside that span's end()", async () => {
-    receiver = new HttpReceiver();
-    await receiver.start();
-    const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: receiver.url }));
-    const bsp = new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 512, scheduleDelayMillis: 60_000, exportTimeoutMillis: 5000 });
-    const provider = new TracerProvider({ resource: new Resource({ 'service.name': 'server-end' }), processors: [bsp] });
+    const { bsp, provider, receiver } = await toReceiver('server-end', 512);
     const tracer = provider.getTracer('t');
     // Before the exporter is known, a server span's end encodes nothing: the first turn's immediate decides.
     tracer.startSpan('GET early', { kind: SpanKind.SERVER }).end();
@@ -169,11 +175,7 @@ describe('the batch processor with an exporter that takes encoded spans', () => 
   });
 
   it('encodes what an export takes, keeps no span object once encoded, and exports full batches', async () => {
-    receiver = new HttpReceiver();
-    await receiver.start();
-    const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: receiver.url }));
-    const bsp = new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 8, scheduleDelayMillis: 60_000, exportTimeoutMillis: 5000 });
-    const provider = new TracerProvider({ resource: new Resource({ 'service.name': 'ahead' }), processors: [bsp] });
+    const { bsp, provider, receiver } = await toReceiver('ahead', 8);
     const tracers = [provider.getTracer('one'), provider.getTracer('two', '2.0')];
     const ended: ReadableSpan[] = [];
     for (let i = 0; i < 20; i++) {
@@ -199,11 +201,7 @@ describe('the batch processor with an exporter that takes encoded spans', () => 
   });
 
   it('gives http/json exporters the spans themselves', async () => {
-    receiver = new HttpReceiver();
-    await receiver.start();
-    const exporter = new OtlpTraceExporter(otlpConfig({ endpoint: receiver.url, protocol: 'http/json' }));
-    const bsp = new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 512, scheduleDelayMillis: 60_000, exportTimeoutMillis: 5000 });
-    const provider = new TracerProvider({ resource: new Resource({ 'service.name': 'json' }), processors: [bsp] });
+    const { bsp, provider, receiver } = await toReceiver('json', 512, 'http/json');
     for (let i = 0; i < 40; i++) provider.getTracer('t').startSpan(`json-${i}`).end();
     await new Promise((r) => setImmediate(r));
     expect((bsp as any)._mode).toBe(1);
