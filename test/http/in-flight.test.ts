@@ -9,6 +9,7 @@ import { Receiver } from '../helpers/receiver';
 import { freePort } from '../safety/collectors';
 import { decodeRequest } from '../otlp/helpers/otlp-proto';
 import { HttpReceiver } from '../otlp/helpers/receivers';
+import { SERVER_END_ENCODE_SPANS } from '../../src/processors/batch-span-processor';
 
 describe('in-flight entries', () => {
   it('are all gone once the requests are over: read, unread, aborted and refused, on both sides', async () => {
@@ -29,7 +30,7 @@ describe('in-flight entries', () => {
     }
   });
 
-  it("leave a served request's span to wait for its batch as encoded bytes, not as the span", async () => {
+  it("leave served requests' spans to wait for their batch as encoded bytes, not as spans, once a few have piled up", async () => {
     // Over OTLP/protobuf, the protocol whose spans are encoded ahead; a receiver that decodes with the official
     // definitions. The batch is not due for a minute: the spans go out when the program ends.
     const receiver = new HttpReceiver();
@@ -37,9 +38,16 @@ describe('in-flight entries', () => {
     try {
       const app = path.join(__dirname, '..', 'fixtures', 'http', 'served-span-encoded-app.js');
       const env = { OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url };
-      const run = await runApp(app, { env, nodeArgs: ['--expose-gc', '--require', REGISTER] });
+      // Each request makes two spans (the server's, then the client's): REQUESTS of them stay below the 32 spans at
+      // which an encode pass is scheduled anyway, so only the server spans' ends can have encoded them.
+      const REQUESTS = 12;
+      const run = await runApp(app, { env, nodeArgs: ['--expose-gc', '--require', REGISTER], args: [String(REQUESTS)] });
       expect(run.code, run.stderr).toBe(0);
-      expect(JSON.parse(run.stdout.trim().split('\n').pop()!)).toEqual({ retained: [false, false, false] });
+      const { alive } = JSON.parse(run.stdout.trim().split('\n').pop()!) as { alive: number[] };
+      expect(alive).toHaveLength(REQUESTS);
+      // Never more server spans alive than the requests whose spans fill one pass; after a pass, fewer than before.
+      expect(Math.max(...alive), JSON.stringify(alive)).toBeLessThanOrEqual(Math.ceil(SERVER_END_ENCODE_SPANS / 2));
+      expect(alive.some((n, i) => i > 0 && n < alive[i - 1]), JSON.stringify(alive)).toBe(true);
       // Encoded whole: every span arrives with what it recorded.
       const spans = receiver.requests.flatMap((r) => decodeRequest(r.body).resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)));
       const attribute = (span: any, key: string) => {
@@ -48,12 +56,10 @@ describe('in-flight entries', () => {
       };
       const served = spans.filter((x: any) => x.kind === 2).map((x: any) => [x.name, attribute(x, 'url.path'), attribute(x, 'http.response.status_code')]);
       expect(served.sort()).toEqual([
-        ['GET', '/item/1', 200],
-        ['GET', '/item/2', 200],
-        ['GET', '/item/3', 200],
-      ]);
+        ...Array.from({ length: REQUESTS }, (_, i) => ['GET', `/item/${i + 1}`, 200]),
+      ].sort());
       // And the client spans of the same program, which wait as spans until the end of a turn or the batch.
-      expect(spans.filter((x: any) => x.kind === 3)).toHaveLength(3);
+      expect(spans.filter((x: any) => x.kind === 3)).toHaveLength(REQUESTS);
     } finally {
       await receiver.close();
     }

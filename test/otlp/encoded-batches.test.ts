@@ -13,7 +13,7 @@ import {
   EncodedSpanBatch,
 } from '../../src/exporters/otlp/trace-protobuf-encoder';
 import { OtlpTraceExporter } from '../../src/exporters/otlp';
-import { BatchSpanProcessor } from '../../src/processors/batch-span-processor';
+import { BatchSpanProcessor, SERVER_END_ENCODE_SPANS } from '../../src/processors/batch-span-processor';
 import { Resource } from '../../src/resource/resource';
 import { TracerProvider } from '../../src/trace/tracer';
 import type { ReadableSpan } from '../../src/trace/span';
@@ -144,7 +144,7 @@ describe('the batch processor with an exporter that takes encoded spans', () => 
     await provider.shutdown();
   });
 
-  it("encodes the spans waiting when a server span ends (its response is out), inside that span's end()", async () => {
+  it(`encodes the spans waiting when a server span ends (its response is out) with ${SERVER_END_ENCODE_SPANS} or more waiting, inside that span's end()`, async () => {
     const { bsp, provider, receiver } = await toReceiver('server-end', 512);
     const tracer = provider.getTracer('t');
     // Before the exporter is known, a server span's end encodes nothing: the first turn's immediate decides.
@@ -152,25 +152,33 @@ describe('the batch processor with an exporter that takes encoded spans', () => 
     expect((bsp as any)._queue).toHaveLength(1);
     await new Promise((r) => setImmediate(r));
     expect((bsp as any)._queue).toHaveLength(0);
-    const server = tracer.startSpan('GET /users/:id', { kind: SpanKind.SERVER });
-    tracer.startSpan('SELECT users', { kind: SpanKind.CLIENT }).end();
-    tracer.startSpan('middleware - auth', { kind: SpanKind.INTERNAL }).end();
-    expect((bsp as any)._queue).toHaveLength(2); // other kinds wait
-    server.end();
+    // Requests of two spans each: a client call, then the server span. Fewer than the threshold wait as spans.
+    const expected: [string, number][] = [['GET early', 2]];
+    const request = (i: number) => {
+      const server = tracer.startSpan(`GET /users/${i}`, { kind: SpanKind.SERVER });
+      tracer.startSpan(`SELECT users ${i}`, { kind: SpanKind.CLIENT }).end();
+      server.end();
+      expected.push([`SELECT users ${i}`, 3], [`GET /users/${i}`, 2]);
+    };
+    const below = Math.ceil(SERVER_END_ENCODE_SPANS / 2) - 1;
+    for (let i = 0; i < below; i++) request(i);
+    expect((bsp as any)._queue).toHaveLength(2 * below);
+    // Other kinds never encode, however many wait.
+    const internal = SERVER_END_ENCODE_SPANS;
+    for (let i = 0; i < internal; i++) tracer.startSpan(`middleware ${i}`, { kind: SpanKind.INTERNAL }).end();
+    expect((bsp as any)._queue).toHaveLength(2 * below + internal);
+    for (let i = 0; i < internal; i++) expected.splice(1 + 2 * below + i, 0, [`middleware ${i}`, 1]);
+    // The next server span's end finds enough waiting: everything, its own span included, is encoded at once.
+    request(below);
     expect((bsp as any)._queue).toHaveLength(0);
-    expect(bsp.queueLength).toBe(4);
+    expect(bsp.queueLength).toBe(expected.length);
     tracer.startSpan('GET', { kind: SpanKind.CLIENT }).end();
+    expected.push(['GET', 3]);
     expect((bsp as any)._queue).toHaveLength(1);
     await provider.forceFlush();
     expect(receiver.requests).toHaveLength(1);
     const spans = decodeRequest(receiver.requests[0].body).resourceSpans[0].scopeSpans[0].spans;
-    expect(spans.map((s: any) => [s.name, s.kind])).toEqual([
-      ['GET early', 2],
-      ['SELECT users', 3],
-      ['middleware - auth', 1],
-      ['GET /users/:id', 2],
-      ['GET', 3],
-    ]);
+    expect(spans.map((s: any) => [s.name, s.kind])).toEqual(expected);
     await provider.shutdown();
   });
 
