@@ -216,22 +216,30 @@ export function layerCalledNext(ls: LayerSpan, err: unknown): void {
 
 /**
  * The `next` a layer with a span is given: ends the span, then calls express's `next` with the same `this`
- * and arguments and returns what it returns. (A closure per span: the span is what it must find.)
+ * and arguments and returns what it returns, in the context of the router the request is now in — the layers express
+ * runs from there, middleware among them, run in it, not in the span just ended. (A closure per span: the span is
+ * what it must find.)
  */
 export function nextAfterLayer(ls: LayerSpan, original: Function): Function {
   return function next(this: unknown, err?: unknown) {
+    let context: Context | undefined;
     try {
       layerCalledNext(ls, err);
+      context = contextOf(ls.state);
+      if (context === contextManager.active()) context = undefined;
     } catch (e) {
       reportInstrumentationError('express', 'ending a layer span', e);
+      context = undefined;
     }
-    return original.apply(this, arguments);
+    if (context === undefined) return original.apply(this, arguments);
+    return contextManager.run(context, original as (...args: unknown[]) => unknown, this, arguments);
   };
 }
 
 /** An error is being offered to the layers after the one that raised it. */
 export function errorReached(req: unknown, err: unknown): void {
-  const state = stateOf(req);
+  // Made here if need be: the middleware before may have run without one (see enterLayer).
+  const state = req !== null && typeof req === 'object' ? stateFor(req, contextManager.active()) : undefined;
   if (state !== undefined && !isRoutingSignal(err)) noteError(state, err, undefined);
 }
 
@@ -274,8 +282,8 @@ function dispatchRoute(state: RequestState, layer: any, info: LayerInfo, req: an
  * route has matched yet: after one, `req.route` may be that earlier route's, for a router mount's parameters.
  */
 export function paramCallbackStarting(req: unknown, res: unknown, routeLayer: object | undefined): void {
-  if (routeLayer === undefined) return;
-  const state = stateOf(req);
+  if (routeLayer === undefined || req === null || typeof req !== 'object') return;
+  const state = stateFor(req, contextManager.active());
   if (state === undefined || state.route !== '') return;
   const info = layerInfoOf(routeLayer);
   if (info.kind !== LayerKind.ROUTE) return;
@@ -298,15 +306,15 @@ function mountSegment(state: RequestState, layer: any, info: LayerInfo, req: any
 }
 
 /**
- * A layer is about to run. Returns its span (the wrapper runs the layer in the span's context with a `next`
- * that ends it), a context (no span: the wrapper runs the layer in its router's context), or undefined (the
- * wrapper calls straight through).
+ * A layer is about to run (`info`: layerInfoOf(layer)). Returns its span (the wrapper runs the layer in the span's
+ * context with a `next` that ends it), a context (no span: the wrapper runs the layer in its router's context), or
+ * undefined (the wrapper calls straight through). The request wrapper does not come here for a middleware without a
+ * span (see patch.ts); the error wrapper does, for error handlers.
  */
-export function enterLayer(layer: any, req: any, res: any, errorHandling: boolean): LayerSpan | Context | undefined {
+export function enterLayer(layer: any, info: LayerInfo, req: any, res: any, errorHandling: boolean): LayerSpan | Context | undefined {
   if (req === null || typeof req !== 'object') return undefined;
   const handle = layer.handle;
   if (typeof handle !== 'function') return undefined;
-  const info = layerInfoOf(layer);
   if (info.handle !== handle) {
     info.handle = handle;
     info.arity = handle.length;
@@ -339,7 +347,8 @@ export function enterLayer(layer: any, req: any, res: any, errorHandling: boolea
     case LayerKind.MIDDLEWARE: {
       if (!state.recording) return undefined;
       if (!getConfig().expressMiddlewareSpans) {
-        // No span: the middleware runs in its router's span, as what it calls should.
+        // No span (an error handler: the request wrapper leaves other middleware alone): it runs in its router's
+        // span, as what it calls should.
         settle(state);
         const context = contextOf(state);
         setListenerContext(state, context);

@@ -48,6 +48,15 @@ describe.each(EXPRESS_MAJORS.flatMap((major) => [[major, undefined], [major, 'fa
     expect(spanNamed(trace, 'request handler - /errors/handled').events[0].attributes['exception.type']).toBe('URIError');
   });
 
+  it("runs a middleware reached through a handler's next() in its router's span, not in the handler's", async () => {
+    expect((await httpRequest(`${base}/chain/pass`)).status).toBe(200);
+    const { trace } = await traceFor(receiver, '/chain/pass', 'GET', (t) => t.some((s) => s.kind === 2));
+    const router = spanNamed(trace, 'router - /chain/pass');
+    expect(spanNamed(trace, 'request handler - /chain/pass').parentSpanId).toBe(router.spanId);
+    expect(trace.some((s) => s.attributes['express.type'] === 'middleware')).toBe(false);
+    expect(trace.find((s) => s.kind === 2)!.parentSpanId).toBe(router.spanId);
+  });
+
   it('leaves a request without a route with no layer span but its routers', async () => {
     expect((await httpRequest(`${base}/nope`)).status).toBe(404);
     const { server, trace } = await traceFor(receiver, '/nope');
