@@ -88,12 +88,12 @@ const MAX_ROUTE_NAMES = 1024;
 
 function serverSpanName(method: string, route: string): string {
   let byMethod = routeNames.get(route);
-  if (byMethod === undefined) {
-    if (routeNames.size >= MAX_ROUTE_NAMES) return (method === '_OTHER' ? 'HTTP' : method) + ' ' + route;
-    routeNames.set(route, (byMethod = new Map()));
+  if (byMethod === undefined && routeNames.size < MAX_ROUTE_NAMES) routeNames.set(route, (byMethod = new Map()));
+  let name = byMethod?.get(method);
+  if (name === undefined) {
+    name = (method === '_OTHER' ? 'HTTP' : method) + ' ' + route;
+    byMethod?.set(method, name);
   }
-  let name = byMethod.get(method);
-  if (name === undefined) byMethod.set(method, (name = (method === '_OTHER' ? 'HTTP' : method) + ' ' + route));
   return name;
 }
 
