@@ -154,13 +154,26 @@ describe.each(['ends', 'exit-code', 'ends-while-exporting'])('over OTLP/gRPC, a 
 });
 
 describe('OTEL_NODE_EXIT_FLUSH_TIMEOUT', () => {
-  it('bounds the wait for a collector that never answers', async () => {
+  it('bounds the wait for a collector that never answers: the default 1 s, or the value given', async () => {
     const baseline = await run('ends', false);
-    const quick = await runApp(PROGRAM, {
-      env: { MODE: 'ends', OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_NODE_EXIT_FLUSH_TIMEOUT: '100', ...collectors.hanging() },
-    });
-    expect(quick.code).toBe(0);
-    expect(quick.stdout).toBe(baseline.stdout);
-    expect(quick.elapsedMs - baseline.elapsedMs).toBeLessThan(100 + 1200);
+    const withTimeout = (value: string | undefined) =>
+      runApp(PROGRAM, {
+        env: { MODE: 'ends', OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_NODE_EXIT_FLUSH_TIMEOUT: value, ...collectors.hanging() },
+      });
+    const byDefault = await withTimeout(undefined);
+    const quick = await withTimeout('100');
+    for (const r of [byDefault, quick]) {
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(baseline.stdout);
+    }
+    const addedByDefault = byDefault.elapsedMs - baseline.elapsedMs;
+    const addedQuick = quick.elapsedMs - baseline.elapsedMs;
+    // The default waits out (most of) its second for the hanging collector — the wall clocks of two processes
+    // differ by tens of milliseconds either way; 100 ms cuts that wait by ~900 ms. Compared
+    // within one test, so that a slow machine's start-up cost (the same in both) does not decide it.
+    expect(addedByDefault).toBeGreaterThanOrEqual(700);
+    expect(addedByDefault).toBeLessThan(1000 + 1500);
+    expect(addedQuick).toBeLessThan(addedByDefault - 600);
+    expect(addedQuick).toBeLessThan(100 + 1200);
   });
 });
