@@ -9,6 +9,11 @@ import { httpRequest, startApp, type RunningApp } from '../helpers/child';
 import { Receiver, type ReceivedSpan } from '../helpers/receiver';
 import { entry, EXPRESS_MAJORS, EXPRESS_SCOPE, layerSpans, spanNamed, traceFor } from './express-fixtures';
 
+/** Milliseconds, from a difference of two span times (nanoseconds). */
+function ms(nanos: bigint): number {
+  return Number(nanos) / 1e6;
+}
+
 function childOf(child: ReceivedSpan, parent: ReceivedSpan): void {
   expect(child.traceId).toBe(parent.traceId);
   expect(child.parentSpanId, `${child.name} should be a child of ${parent.name}`).toBe(parent.spanId);
@@ -309,6 +314,51 @@ describe.each(EXPRESS_MAJORS)('express %i (CommonJS)', (major) => {
     const client = trace.find((s) => s.kind === 2)!;
     expect(client.attributes['url.full']).toMatch(/\/from-finish$/);
     childOf(client, spanNamed(trace, 'request handler - /finish'));
+  });
+
+  it('ends a handler span when the handler sends the response, not when the work it goes on with finishes', async () => {
+    // The handler sends, then calls downstream 300 ms later: at once (it returns after sending), or from a timer
+    // (it returned before sending, so only the response can end its span).
+    for (const [path, body, later] of [
+      ['/end/sent-then-works', 'sent', '/after-sent'],
+      ['/end/sent-later-then-works', 'sent later', '/after-sent-later'],
+    ]) {
+      expect((await httpRequest(`${base}${path}`)).body, path).toBe(body);
+      const { server, trace } = await traceFor(
+        receiver,
+        path,
+        'GET',
+        (t) => t.some((s) => s.kind === 1 && s.attributes['url.path'] === later) && t.some((s) => s.name === `request handler - ${path}`),
+      );
+      const handler = spanNamed(trace, `request handler - ${path}`);
+      expect(handler.status.code, path).toBe(0);
+      expect(handler.duration, path).toBeLessThan(150);
+      expect(handler.end <= server.end, `${path}: the handler span ends by the server span's end`).toBe(true);
+      // The work after the response is still the handler's, and starts well after its span ended.
+      const client = trace.find((s) => s.kind === 2 && String(s.attributes['url.full']).endsWith(later))!;
+      childOf(client, handler);
+      expect(ms(client.start - handler.end), path).toBeGreaterThanOrEqual(250);
+    }
+  });
+
+  it('ends a handler span when the handler throws, before the error handler after it runs', async () => {
+    const res = await httpRequest(`${base}/end/throws-then-handled`);
+    expect(res.status).toBe(500);
+    expect(res.body).toBe('handled: thrown before a slow error handler');
+    const { server, trace } = await traceFor(receiver, '/end/throws-then-handled', 'GET', (t) =>
+      ['request handler - /end/throws-then-handled', 'middleware - slowErrorHandler'].every((name) => t.some((s) => s.name === name)),
+    );
+    expect(server.name).toBe('GET /end/throws-then-handled');
+    expect(server.attributes['error.type']).toBe('EvalError');
+    const thrower = spanNamed(trace, 'request handler - /end/throws-then-handled');
+    expect(thrower.status).toEqual({ code: 2, message: 'thrown before a slow error handler' });
+    expect(thrower.events.map((e) => [e.name, e.attributes['exception.type']])).toEqual([['exception', 'EvalError']]);
+    // The error handler answers 200 ms after it starts; the thrower's span ended before it started.
+    const errorHandler = spanNamed(trace, 'middleware - slowErrorHandler');
+    childOf(errorHandler, server);
+    expect(errorHandler.duration).toBeGreaterThanOrEqual(190);
+    expect(thrower.duration).toBeLessThan(100);
+    expect(thrower.end <= errorHandler.start, 'the thrower span ends before the error handler starts').toBe(true);
   });
 
   if (major >= 5) {
