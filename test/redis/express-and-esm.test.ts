@@ -12,6 +12,7 @@ import { deleteKeys, IOREDIS6, LEGACY_IOREDIS, linkLegacyIoredis, scenarioChildr
 
 const EXPRESS_APP = path.join(ROOT, 'test/fixtures/redis/express-app.js');
 const ESM_APP = path.join(ROOT, 'test/fixtures/redis/esm-app.mjs');
+const ESM_REDIS4_APP = path.join(ROOT, 'test/fixtures/redis/esm-redis4-app.mjs');
 const PREFIX = `zt:test:redis-express:${process.pid}:`;
 
 const CLIENTS = [
@@ -74,11 +75,17 @@ describe('ES module applications', () => {
   beforeAll(requireRedis);
   afterAll(() => deleteKeys(REDIS_URL, PREFIX));
 
-  it.each([{ client: 'node-redis' }, { client: 'ioredis' }])('$client imported with `import` is traced', async ({ client }) => {
+  const ESM_CLIENTS = [
+    { name: 'node-redis (redis 5.12)', id: 'node-redis', client: 'node-redis', app: ESM_APP },
+    { name: 'node-redis 4 (redis4)', id: 'redis4', client: 'node-redis', app: ESM_REDIS4_APP },
+    { name: 'ioredis', id: 'ioredis', client: 'ioredis', app: ESM_APP },
+  ];
+
+  it.each(ESM_CLIENTS)('$name imported with `import` is traced', async ({ id, client, app }) => {
     const receiver = await Receiver.start();
-    const P = `${PREFIX}esm:${client}:`;
+    const P = `${PREFIX}esm:${id}:`;
     try {
-      const result = await runApp(ESM_APP, { env: { ...receiver.env(), ...serviceEnv(), REDIS_CLIENT: client, REDIS_PREFIX: P } });
+      const result = await runApp(app, { env: { ...receiver.env(), ...serviceEnv(), REDIS_CLIENT: client, REDIS_PREFIX: P } });
       expect(result.code, result.stderr).toBe(0);
       const spans = await receiver.waitFor((s) => s.some((x) => x.name === 'scenario:esm') && s.some((x) => x.name.startsWith('MULTI')));
       const [set, multi] = scenarioChildren(spans, 'esm', ['SET', 'MULTI']);
