@@ -92,6 +92,8 @@ export class Receiver {
   private _waiters: Array<() => void> = [];
   /** Status code to answer with (tests of failure behaviour change it). */
   status = 200;
+  /** Milliseconds to wait before answering, as a slow collector does; what arrives is recorded at once. */
+  delayMillis = 0;
 
   private constructor() {
     this._server = http.createServer((req, res) => {
@@ -104,8 +106,13 @@ export class Receiver {
           const body = JSON.parse(raw.toString('utf8'));
           this.requests.push({ headers: req.headers, body });
           if (this.status === 200) for (const s of flattenRequest(body)) this.spans.push(s);
-          res.writeHead(this.status, { 'content-type': 'application/json' });
-          res.end('{}');
+          const status = this.status;
+          const answer = () => {
+            res.writeHead(status, { 'content-type': 'application/json' });
+            res.end('{}');
+          };
+          if (this.delayMillis > 0) setTimeout(answer, this.delayMillis);
+          else answer();
         } catch (err) {
           res.writeHead(400, { 'content-type': 'text/plain' });
           res.end(String(err));
