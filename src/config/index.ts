@@ -326,8 +326,56 @@ function readSampler(env: Env, w: Warnings): { sampler: SamplerName; ratio: numb
   return { sampler, ratio };
 }
 
-function readHeaderNames(env: Env, name: string): string[] {
-  return lowerList(env, name).filter((h) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(h));
+/**
+ * OTEL_NODE_ENABLED_INSTRUMENTATIONS. A value of separators only (`,`) names nothing: read as an empty list it
+ * would turn every instrumentation off, so it counts as unset, with a warning. Unknown names are reported where
+ * the names are known (src/instrumentation/registry.ts, selectInstrumentations).
+ */
+function readEnabledInstrumentations(env: Env, w: Warnings): string[] | undefined {
+  const name = 'OTEL_NODE_ENABLED_INSTRUMENTATIONS';
+  const names = parseList(env, name)?.map((s) => s.toLowerCase());
+  if (names === undefined || names.length > 0) return names;
+  w.note(`${name}=${JSON.stringify(raw(env, name))} names nothing; using all instrumentations instead`);
+  return undefined;
+}
+
+/**
+ * A list of header names to record. A name that is not an RFC 9110 token (`bad header`, `x:y`) names no header a
+ * request can carry, and as an attribute key (`http.request.header.<name>`) it would be malformed: it is
+ * dropped, with one warning for the list, and the other names are recorded.
+ */
+function readHeaderNames(env: Env, name: string, w: Warnings): string[] {
+  const names = lowerList(env, name);
+  const valid = names.filter((h) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(h));
+  if (valid.length < names.length) {
+    const dropped = names.filter((h) => !valid.includes(h)).map((h) => JSON.stringify(h));
+    const what = dropped.length === 1 ? 'a name that is not an HTTP header name' : 'names that are not HTTP header names';
+    w.bad(name, raw(env, name) as string, `lists ${what} (${dropped.join(', ')})`, valid);
+  }
+  return valid;
+}
+
+/**
+ * OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS: exact paths, or prefixes written with a trailing `*`, matched
+ * against the request's path without its query (instrumentations/http/patch.ts, isExcluded). An entry that can
+ * never match is a typo that would leave a health check traced with no sign why, so it is dropped with a warning:
+ * one without the leading `/` (`health`), with a `*` anywhere but at the end (a glob in mid-path matches only
+ * itself), or with a query or fragment (`/health?full=1`). The other entries apply.
+ */
+function readExcludedPaths(env: Env, w: Warnings): string[] {
+  const name = 'OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS';
+  const entries = parseList(env, name) ?? [];
+  const valid = entries.filter((p) => p.startsWith('/') && !/[?#]/.test(p) && !p.slice(0, -1).includes('*'));
+  if (valid.length < entries.length) {
+    const dropped = entries.filter((p) => !valid.includes(p)).map((p) => JSON.stringify(p));
+    w.bad(
+      name,
+      raw(env, name) as string,
+      `lists ${dropped.join(', ')}, which can match no request path (a path starts with /, and * may only end a prefix)`,
+      valid,
+    );
+  }
+  return valid;
 }
 
 export function readConfig(env: Env = process.env): ConfigResult {
@@ -353,14 +401,14 @@ export function readConfig(env: Env = process.env): ConfigResult {
     batch: readBatch(env, w),
     spanLimits: readSpanLimits(env, w),
     otlp: readOtlp(env, w),
-    enabledInstrumentations: parseList(env, 'OTEL_NODE_ENABLED_INSTRUMENTATIONS')?.map((s) => s.toLowerCase()),
+    enabledInstrumentations: readEnabledInstrumentations(env, w),
     disabledInstrumentations: lowerList(env, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS'),
     http: {
-      serverRequestHeaders: readHeaderNames(env, 'OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_REQUEST_HEADERS'),
-      serverResponseHeaders: readHeaderNames(env, 'OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_RESPONSE_HEADERS'),
-      clientRequestHeaders: readHeaderNames(env, 'OTEL_INSTRUMENTATION_HTTP_CLIENT_CAPTURE_REQUEST_HEADERS'),
-      clientResponseHeaders: readHeaderNames(env, 'OTEL_INSTRUMENTATION_HTTP_CLIENT_CAPTURE_RESPONSE_HEADERS'),
-      serverExcludedPaths: parseList(env, 'OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS') ?? [],
+      serverRequestHeaders: readHeaderNames(env, 'OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_REQUEST_HEADERS', w),
+      serverResponseHeaders: readHeaderNames(env, 'OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_RESPONSE_HEADERS', w),
+      clientRequestHeaders: readHeaderNames(env, 'OTEL_INSTRUMENTATION_HTTP_CLIENT_CAPTURE_REQUEST_HEADERS', w),
+      clientResponseHeaders: readHeaderNames(env, 'OTEL_INSTRUMENTATION_HTTP_CLIENT_CAPTURE_RESPONSE_HEADERS', w),
+      serverExcludedPaths: readExcludedPaths(env, w),
     },
     expressMiddlewareSpans: parseBoolean(env, 'OTEL_INSTRUMENTATION_EXPRESS_MIDDLEWARE_SPANS', false, w),
     dbStatementSanitizer,

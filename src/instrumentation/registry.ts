@@ -16,7 +16,9 @@ export const ALL_INSTRUMENTATIONS: readonly InstrumentationDefinition[] = [httpI
 
 /**
  * Applies OTEL_NODE_ENABLED_INSTRUMENTATIONS (when set, only those) and then OTEL_NODE_DISABLED_INSTRUMENTATIONS.
- * Unknown names are reported once.
+ * Unknown names are ignored and the known ones in the same list still apply, with one warning per list. An
+ * enabled list of nothing but unknown names enables nothing: falling back to all would trace what it meant to
+ * leave out (database queries among it).
  */
 export function selectInstrumentations(
   config: Pick<AgentConfig, 'enabledInstrumentations' | 'disabledInstrumentations'>,
@@ -27,9 +29,14 @@ export function selectInstrumentations(
     ['OTEL_NODE_ENABLED_INSTRUMENTATIONS', config.enabledInstrumentations ?? []],
     ['OTEL_NODE_DISABLED_INSTRUMENTATIONS', config.disabledInstrumentations],
   ] as const) {
-    for (const name of names) {
-      if (!known.has(name)) diag.warn(`${variable} names ${JSON.stringify(name)}, which is not an instrumentation (known: ${[...known].join(', ')})`);
-    }
+    const unknown = [...new Set(names.filter((name) => !known.has(name)))];
+    if (unknown.length === 0) continue;
+    const enablesNothing = variable === 'OTEL_NODE_ENABLED_INSTRUMENTATIONS' && unknown.length === new Set(names).size;
+    diag.warn(
+      `${variable} names ${unknown.map((name) => JSON.stringify(name)).join(', ')}, ` +
+        `${unknown.length === 1 ? 'which is not an instrumentation' : 'which are not instrumentations'} (known: ${[...known].join(', ')}); ` +
+        `ignoring ${unknown.length === 1 ? 'it' : 'them'}${enablesNothing ? ', so no instrumentation is enabled' : ''}`,
+    );
   }
   return all.filter(
     (d) =>

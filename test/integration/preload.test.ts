@@ -279,6 +279,84 @@ describe('the preload', () => {
     expect(receiver.spans).toHaveLength(4);
   });
 
+  it('runs and serves with every kind of variable set to garbage at once, one warning each, the valid parts applied', async () => {
+    receiver.clear();
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'zerotel-garbage-'));
+    try {
+      // Each of these is wrong in whole or in part; what is valid in a list must still apply.
+      const garbage: Record<string, string> = {
+        OTEL_SDK_DISABLED: 'yes please',
+        OTEL_LOG_LEVEL: 'loud',
+        OTEL_TRACES_EXPORTER: 'otlp,zipkin,file',
+        OTEL_TRACES_SAMPLER: 'sometimes',
+        OTEL_PROPAGATORS: 'xray,tracecontext',
+        OTEL_RESOURCE_ATTRIBUTES: 'team=a,broken',
+        OTEL_NODE_RESOURCE_DETECTORS: 'gcp,env',
+        OTEL_NODE_RESOURCE_PROCESS_COMMAND_ARGS: '1',
+        OTEL_BSP_MAX_QUEUE_SIZE: 'lots',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2.5',
+        OTEL_BSP_EXPORT_TIMEOUT: '-1',
+        OTEL_ATTRIBUTE_COUNT_LIMIT: '-1',
+        OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: 'long',
+        OTEL_SPAN_EVENT_COUNT_LIMIT: 'NaN',
+        OTEL_SPAN_LINK_COUNT_LIMIT: '1.5',
+        // The TRACES endpoint and protocol (the receiver's) are valid; the general settings are not.
+        OTEL_EXPORTER_OTLP_TIMEOUT: 'soon',
+        OTEL_EXPORTER_OTLP_COMPRESSION: 'brotli',
+        OTEL_EXPORTER_OTLP_HEADERS: 'no-equals-sign,x-ok=1',
+        OTEL_EXPORTER_OTLP_INSECURE: 'maybe',
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,htp',
+        OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'fech',
+        OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_REQUEST_HEADERS: 'bad header,x:y,Host',
+        OTEL_INSTRUMENTATION_HTTP_CLIENT_CAPTURE_RESPONSE_HEADERS: '(none)',
+        OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS: 'n1,/n1,/api/*/x',
+        OTEL_INSTRUMENTATION_EXPRESS_MIDDLEWARE_SPANS: 'some',
+        OTEL_INSTRUMENTATION_COMMON_DB_STATEMENT_SANITIZER_ENABLED: 'nah',
+        OTEL_INSTRUMENTATION_PG_POOL_CONNECT_SPANS: 'sometimes',
+        OTEL_INSTRUMENTATION_REDIS_QUERY_TEXT: 'everything',
+        OTEL_NODE_EXIT_FLUSH_TIMEOUT: '-1',
+        OTEL_NODE_SHUTDOWN_TIMEOUT: 'forever',
+        OTEL_NODE_ESM_HOOK: 'auto-ish',
+        OTEL_NODE_CODE_CACHE: '0',
+      };
+      // A path under directories that do not exist yet: the README says they are made as needed.
+      const file = path.join(out, 'a', 'b', 'traces.jsonl');
+      const r = await runApp(script, { env: receiver.env({ ...garbage, OTEL_EXPORTER_FILE_PATH: file, OTEL_EXPORTER_OTLP_CERTIFICATE: path.join(out, 'no-such-ca.pem') }) });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe('done patched=true\n');
+      const lines = r.stderr.split('\n').filter((l) => l !== '');
+      // Nothing but warnings: no error, no stack.
+      for (const line of lines) expect(line).toMatch(/^zerotel warn: /);
+      for (const name of Object.keys(garbage)) {
+        const about = lines.filter((l) => new RegExp(`^zerotel warn: ${name}[=: ]`).test(l));
+        expect(about.length, `${name}: ${about.join(' | ')}`).toBe(1);
+      }
+      expect(lines.filter((l) => l.includes('no-such-ca.pem'))).toHaveLength(1);
+      expect(lines).toHaveLength(Object.keys(garbage).length + 1);
+
+      // Served and traced: http on (the known name in the enabled list), /n1 excluded (the valid entry), the Host
+      // header captured (the valid name), the resource attribute list ignored whole (resource/sdk.md).
+      const spans = receiver.spans;
+      expect(spans.filter((s) => s.kind === 2).map((s) => s.attributes['url.full'].replace(/:\d+/, ''))).toEqual([
+        'http://127.0.0.1/n0',
+        'http://127.0.0.1/n1',
+      ]);
+      const servers = spans.filter((s) => s.kind === 1);
+      expect(servers.map((s) => s.attributes['url.path'])).toEqual(['/n0']);
+      expect(servers[0].attributes['http.request.header.host']).toEqual([expect.stringMatching(/^127\.0\.0\.1:\d+$/)]);
+      expect(servers[0].resource.team).toBeUndefined();
+      // The same spans went to the file, under the directories it made.
+      const fileSpans = fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .flatMap((l) => JSON.parse(l).resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)));
+      expect(fileSpans).toHaveLength(3);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('keeps the exit code the program chose', async () => {
     const r = await runApp(script, { env: receiver.env({ EXIT_CODE: '3' }) });
     expect(r.code).toBe(3);

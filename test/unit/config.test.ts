@@ -1,7 +1,32 @@
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '../../src/config';
+import { diag, LogLevel } from '../../src/diag/logger';
+import { ALL_INSTRUMENTATIONS, selectInstrumentations } from '../../src/instrumentation/registry';
 
 const read = (env: Record<string, string>) => readConfig(env);
+type Config = ReturnType<typeof read>['config'];
+
+/**
+ * readConfig, then the agent's choice of instrumentations from it: the names in the two instrumentation lists
+ * are checked there (where the instrumentations are known), and reported through diag, collected here as the
+ * doctor collects them.
+ */
+function readAndSelect(env: Record<string, string>): { config: Config; warnings: string[]; selected: string[] } {
+  const { config, warnings } = read(env);
+  const captured: string[] = [];
+  const level = diag.level;
+  diag.level = LogLevel.WARN;
+  diag.setSink((line) => captured.push(line.replace(/^zerotel warn: /, '').trimEnd()));
+  try {
+    const selected = selectInstrumentations(config).map((d) => d.name);
+    return { config, warnings: [...warnings, ...captured], selected };
+  } finally {
+    diag.setSink(undefined);
+    diag.level = level;
+  }
+}
+
+const ALL = ALL_INSTRUMENTATIONS.map((d) => d.name);
 
 describe('configuration defaults', () => {
   it('match the OpenTelemetry environment-variable specification', () => {
@@ -111,7 +136,7 @@ describe('configuration values', () => {
  * Every variable given garbage: one warning that names the variable, the value and the fallback, and the
  * fallback is what is used.
  */
-const GARBAGE: Array<[string, string, (c: ReturnType<typeof read>['config']) => unknown, unknown]> = [
+const GARBAGE: Array<[string, string, (c: Config, selectedInstrumentations: string[]) => unknown, unknown]> = [
   ['OTEL_SDK_DISABLED', 'yes please', (c) => c.sdkDisabled, false],
   ['OTEL_LOG_LEVEL', 'loud', (c) => c.logLevelName, 'info'],
   ['OTEL_TRACES_SAMPLER', 'sometimes', (c) => c.sampler, 'parentbased_always_on'],
@@ -141,6 +166,7 @@ const GARBAGE: Array<[string, string, (c: ReturnType<typeof read>['config']) => 
   ['OTEL_EXPORTER_OTLP_COMPRESSION', 'zstd', (c) => c.otlp.compression, 'none'],
   ['OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'brotli', (c) => c.otlp.compression, 'none'],
   ['OTEL_EXPORTER_OTLP_INSECURE', 'maybe', (c) => c.otlp.insecure, false],
+  ['OTEL_EXPORTER_OTLP_TRACES_INSECURE', 'yes', (c) => c.otlp.insecure, false],
   ['OTEL_EXPORTER_OTLP_HEADERS', 'no-equals-sign', (c) => c.otlp.headers, {}],
   ['OTEL_EXPORTER_OTLP_HEADERS', 'bad%zzkey=v', (c) => c.otlp.headers, {}],
   ['OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'bad header=v', (c) => c.otlp.headers, {}],
@@ -160,9 +186,40 @@ const GARBAGE: Array<[string, string, (c: ReturnType<typeof read>['config']) => 
   ['OTEL_NODE_EXIT_FLUSH_TIMEOUT', '-1', (c) => c.exitFlushTimeoutMillis, 1000],
   ['OTEL_NODE_SHUTDOWN_TIMEOUT', 'forever', (c) => c.shutdownTimeoutMillis, 5000],
   ['OTEL_NODE_ESM_HOOK', 'auto-ish', (c) => c.esmHook, false],
+  // Unknown instrumentation names are ignored; the known ones in the same list still apply.
+  ['OTEL_NODE_ENABLED_INSTRUMENTATIONS', 'http,htp,PG', (_c, selected) => selected, ['http', 'pg']],
+  ['OTEL_NODE_ENABLED_INSTRUMENTATIONS', 'htp', (_c, selected) => selected, []],
+  ['OTEL_NODE_ENABLED_INSTRUMENTATIONS', ' , ,', (_c, selected) => selected, ALL],
+  ['OTEL_NODE_DISABLED_INSTRUMENTATIONS', 'pg,nosuch,NoSuch', (_c, selected) => selected, ALL.filter((n) => n !== 'pg')],
+  ['OTEL_NODE_DISABLED_INSTRUMENTATIONS', 'everything', (_c, selected) => selected, ALL],
+  // Names that are not RFC 9110 tokens are dropped; the valid ones are recorded.
+  ['OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_REQUEST_HEADERS', 'X-Request-ID,bad header,x:y', (c) => c.http.serverRequestHeaders, ['x-request-id']],
+  ['OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_RESPONSE_HEADERS', 'content-type,(x)', (c) => c.http.serverResponseHeaders, ['content-type']],
+  ['OTEL_INSTRUMENTATION_HTTP_CLIENT_CAPTURE_REQUEST_HEADERS', 'x y', (c) => c.http.clientRequestHeaders, []],
+  ['OTEL_INSTRUMENTATION_HTTP_CLIENT_CAPTURE_RESPONSE_HEADERS', 'server,\u00e9t\u00e9,a/b', (c) => c.http.clientResponseHeaders, ['server']],
+  // Entries that can match no request path are dropped; the others still exclude.
+  ['OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS', 'health,/metrics,/api/*/x,/ready?full=1,/internal/*', (c) => c.http.serverExcludedPaths, ['/metrics', '/internal/*']],
+  ['OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS', '*', (c) => c.http.serverExcludedPaths, []],
   // sdk-environment-variables.md, "Boolean": anything but true or false is false, whatever the default.
   ['OTEL_NODE_CODE_CACHE', '0', (c) => c.codeCache, false],
   ['OTEL_SDK_DISABLED', ' true', (c) => c.sdkDisabled, false],
+];
+
+/**
+ * Variables whose every value is a valid one to the configuration (a name, a file path, Node's own options): a
+ * file that cannot be read is reported where it is read. Blank, each is unset.
+ */
+const FREE_FORM = [
+  'OTEL_SERVICE_NAME',
+  'OTEL_TRACES_SAMPLER_ARG',
+  'OTEL_EXPORTER_FILE_PATH',
+  'OTEL_EXPORTER_OTLP_CERTIFICATE',
+  'OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE',
+  'OTEL_EXPORTER_OTLP_CLIENT_KEY',
+  'OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY',
+  'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE',
+  'OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE',
+  'NODE_OPTIONS',
 ];
 
 describe('OTLP header values', () => {
@@ -179,20 +236,76 @@ describe('OTLP header values', () => {
 describe('configuration given garbage', () => {
   for (const [name, value, get, fallback] of GARBAGE) {
     it(`${name}=${JSON.stringify(value)} warns once and falls back`, () => {
-      const { config, warnings } = read({ [name]: value });
-      expect(get(config)).toEqual(fallback);
+      const { config, warnings, selected } = readAndSelect({ [name]: value });
+      expect(get(config, selected)).toEqual(fallback);
       expect(warnings.length).toBeGreaterThanOrEqual(1);
       expect(warnings.length).toBeLessThanOrEqual(2);
-      expect(warnings.join('\n')).toContain(name);
+      for (const warning of warnings) expect(warning.startsWith(name)).toBe(true);
     });
   }
 
   it('treats empty and blank values as unset, without warnings', () => {
     const env: Record<string, string> = {};
-    for (const [name] of GARBAGE) env[name] = '  ';
-    const { config, warnings } = read(env);
+    for (const name of [...GARBAGE.map(([n]) => n), ...FREE_FORM]) env[name] = '  ';
+    const { config, warnings, selected } = readAndSelect(env);
     expect(warnings).toEqual([]);
     expect(config).toEqual(read({}).config);
+    expect(selected).toEqual(ALL);
+  });
+
+  it('says which names in the instrumentation lists are unknown, once per list, and what it does instead', () => {
+    const known = `(known: ${ALL.join(', ')})`;
+    expect(readAndSelect({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,htp,HTP,expres' }).warnings).toEqual([
+      `OTEL_NODE_ENABLED_INSTRUMENTATIONS names "htp", "expres", which are not instrumentations ${known}; ignoring them`,
+    ]);
+    expect(readAndSelect({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'htp' }).warnings).toEqual([
+      `OTEL_NODE_ENABLED_INSTRUMENTATIONS names "htp", which is not an instrumentation ${known}; ignoring it, so no instrumentation is enabled`,
+    ]);
+    expect(readAndSelect({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: ',' }).warnings).toEqual([
+      'OTEL_NODE_ENABLED_INSTRUMENTATIONS="," names nothing; using all instrumentations instead',
+    ]);
+    expect(readAndSelect({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'nosuch,redis' })).toMatchObject({
+      warnings: [`OTEL_NODE_DISABLED_INSTRUMENTATIONS names "nosuch", which is not an instrumentation ${known}; ignoring it`],
+      selected: ALL.filter((n) => n !== 'redis'),
+    });
+  });
+
+  it('says which captured header names are not header names, once per variable, and records the rest', () => {
+    const { config, warnings } = read({
+      OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_REQUEST_HEADERS: 'x-a, bad header ,,x:y,X-B,',
+      OTEL_INSTRUMENTATION_HTTP_CLIENT_CAPTURE_RESPONSE_HEADERS: 'x y',
+    });
+    expect(config.http.serverRequestHeaders).toEqual(['x-a', 'x-b']);
+    expect(config.http.clientResponseHeaders).toEqual([]);
+    expect(warnings).toEqual([
+      'OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_REQUEST_HEADERS="x-a, bad header ,,x:y,X-B," lists names that are not HTTP header names ("bad header", "x:y"); using "x-a,x-b" instead',
+      'OTEL_INSTRUMENTATION_HTTP_CLIENT_CAPTURE_RESPONSE_HEADERS="x y" lists a name that is not an HTTP header name ("x y"); using nothing instead',
+    ]);
+    // Empty entries (a doubled or trailing comma) name nothing and cost nothing: skipped in silence, as in every
+    // other list the agent reads.
+    expect(read({ OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_RESPONSE_HEADERS: ',x-a,,x-b,' })).toMatchObject({
+      warnings: [],
+      config: { http: { serverResponseHeaders: ['x-a', 'x-b'] } },
+    });
+  });
+
+  it('says which excluded paths can match no request, and excludes the rest', () => {
+    const { config, warnings } = read({ OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS: 'health,/metrics,/api/*/x,/ready?full=1,/internal/*' });
+    expect(config.http.serverExcludedPaths).toEqual(['/metrics', '/internal/*']);
+    expect(warnings).toEqual([
+      'OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS="health,/metrics,/api/*/x,/ready?full=1,/internal/*" lists "health", "/api/*/x", "/ready?full=1", which can match no request path (a path starts with /, and * may only end a prefix); using "/metrics,/internal/*" instead',
+    ]);
+    expect(read({ OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS: '/,/*,/a*' })).toMatchObject({ warnings: [], config: { http: { serverExcludedPaths: ['/', '/*', '/a*'] } } });
+  });
+
+  it('OTEL_EXPORTER_FILE_PATH: empty is unset; any path is kept as given, its directories made when first written', () => {
+    // README: "Directories are created as needed; a path that cannot be written loses the spans with a warning
+    // saying why" -- which the exporter finds out when it writes (test/cli/file-exporter.test.ts, and the preload
+    // test with many bad values, which writes under a directory that did not exist).
+    expect(read({ OTEL_EXPORTER_FILE_PATH: '' })).toEqual(read({}));
+    const missing = read({ OTEL_TRACES_EXPORTER: 'file', OTEL_EXPORTER_FILE_PATH: '/no/such/dir/traces.jsonl' });
+    expect(missing.warnings).toEqual([]);
+    expect(missing.config.fileExporterPath).toBe('/no/such/dir/traces.jsonl');
   });
 
   it('a missing or out-of-range sampler ratio warns and samples everything', () => {
@@ -292,8 +405,8 @@ describe('configuration given garbage', () => {
 
   it('never throws, whatever the environment holds', () => {
     const weird = ['\u0000', '\uffff'.repeat(10000), '%', '=,=,=', '9'.repeat(400), '-0', ' , , ', 'true,false'];
-    for (const [name] of GARBAGE) {
-      for (const value of weird) expect(() => read({ [name]: value })).not.toThrow();
+    for (const name of [...GARBAGE.map(([n]) => n), ...FREE_FORM]) {
+      for (const value of weird) expect(() => readAndSelect({ [name]: value })).not.toThrow();
     }
   });
 });
