@@ -381,7 +381,7 @@ function readExcludedPaths(env: Env, w: Warnings): string[] {
 export function readConfig(env: Env = process.env): ConfigResult {
   const w = new Warnings();
   // The specification's default is info; the agent logs nothing at info while it is healthy.
-  const logLevelName = parseEnum(env, 'OTEL_LOG_LEVEL', Object.keys(LOG_LEVEL_NAMES), 'info', w);
+  const logLevelName = parseEnum(env, 'OTEL_LOG_LEVEL', Object.keys(LOG_LEVEL_NAMES), 'warn', w);
   const { sampler, ratio } = readSampler(env, w);
   const exporters = parseNameList(env, 'OTEL_TRACES_EXPORTER', KNOWN_EXPORTERS, ['otlp'], w);
   // A value other than true or false keeps the sanitizer on: a typo must not start recording literals.
@@ -439,26 +439,29 @@ function readResourceAttributes(env: Env, w: Warnings): Array<[string, string]> 
 }
 
 function readDetectors(env: Env, w: Warnings): string[] {
-  const items = parseList(env, 'OTEL_NODE_RESOURCE_DETECTORS');
+  const name = 'OTEL_NODE_RESOURCE_DETECTORS';
+  const items = parseList(env, name);
   const all = [...KNOWN_RESOURCE_DETECTORS];
   if (items === undefined) return all;
   const out: string[] = [];
+  const unknown: string[] = [];
   let sawNone = false;
+  let sawAll = false;
   for (const item of items) {
     const lower = item.toLowerCase();
-    if (lower === 'all') return all;
-    if (lower === 'none') {
-      sawNone = true;
-      continue;
-    }
-    if (!(KNOWN_RESOURCE_DETECTORS as readonly string[]).includes(lower)) {
-      w.bad('OTEL_NODE_RESOURCE_DETECTORS', item, `names no known detector (known: ${all.join(', ')}, all, none)`, 'the other values');
-      continue;
-    }
-    if (!out.includes(lower)) out.push(lower);
+    if (lower === 'all') sawAll = true;
+    else if (lower === 'none') sawNone = true;
+    else if (!(KNOWN_RESOURCE_DETECTORS as readonly string[]).includes(lower)) {
+      if (!unknown.includes(item)) unknown.push(item);
+    } else if (!out.includes(lower)) out.push(lower);
   }
-  if (out.length === 0 && !sawNone) return all;
-  return out;
+  const used = sawAll || (out.length === 0 && !sawNone) ? all : out;
+  // One warning for the variable, however many of its names are unknown.
+  if (unknown.length > 0) {
+    const names = unknown.map((u) => JSON.stringify(u)).join(', ');
+    w.bad(name, raw(env, name) as string, `names ${unknown.length === 1 ? 'a detector' : 'detectors'} it does not know, ${names} (known: ${all.join(', ')}, all, none)`, used.length > 0 ? used.join(',') : 'none');
+  }
+  return used;
 }
 
 /** The environment, for the one place that must hand it on whole (the CLI starting child processes). */

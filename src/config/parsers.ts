@@ -103,8 +103,9 @@ export function parseList(env: Env, name: string): string[] | undefined {
 }
 
 /**
- * A list of names from a fixed set: lower-cased, deduplicated in order, unknown names skipped with a warning.
- * `none` alone means an empty list.
+ * A list of names from a fixed set: lower-cased, deduplicated in order, unknown names skipped. `none` alone means
+ * an empty list. One warning for the variable, however many of its names are unknown, saying what is used instead:
+ * the known names, or the default when none is left.
  */
 export function parseNameList(
   env: Env,
@@ -116,6 +117,7 @@ export function parseNameList(
   const items = parseList(env, name);
   if (items === undefined) return [...fallback];
   const out: string[] = [];
+  const unknown: string[] = [];
   let sawNone = false;
   for (const item of items) {
     const lower = item.toLowerCase();
@@ -124,19 +126,24 @@ export function parseNameList(
       continue;
     }
     if (!known.includes(lower)) {
-      w.bad(name, item, `names no known value (known: ${known.join(', ')}, none)`, 'the other values');
+      if (!unknown.includes(item)) unknown.push(item);
       continue;
     }
     if (!out.includes(lower)) out.push(lower);
   }
+  const fallsBack = !sawNone && out.length === 0;
+  const used = fallsBack ? [...fallback] : out;
+  if (unknown.length > 0) {
+    const names = unknown.map((u) => JSON.stringify(u)).join(', ');
+    const what = unknown.length === 1 ? 'a value it does not know' : 'values it does not know';
+    w.bad(name, raw(env, name) as string, `names ${what}, ${names} (known: ${known.join(', ')}, none)`, used.length > 0 ? used.join(',') : 'none');
+  } else if (fallsBack) {
+    w.note(`${name} names nothing usable; using ${JSON.stringify(fallback.join(','))} instead`);
+  }
   if (sawNone && out.length > 0) {
     w.note(`${name} lists "none" together with other values; "none" is ignored`);
   }
-  if (!sawNone && out.length === 0) {
-    w.note(`${name} names nothing usable; using ${JSON.stringify(fallback.join(','))} instead`);
-    return [...fallback];
-  }
-  return out;
+  return used;
 }
 
 function percentDecode(s: string): string | undefined {

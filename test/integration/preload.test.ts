@@ -245,12 +245,12 @@ describe('the preload', () => {
     fs.rmSync(copy, { recursive: true, force: true });
   });
 
-  it('prints nothing at the default level (info), and the effective configuration in one line at debug', async () => {
+  it('prints nothing at the default level (warn), and the effective configuration in one line at info', async () => {
     const quiet = await runApp(script, { env: receiver.env({}) });
     expect(quiet.stderr).toBe('');
     const r = await runApp(script, {
       env: receiver.env({
-        OTEL_LOG_LEVEL: 'debug',
+        OTEL_LOG_LEVEL: 'info',
         OTEL_SERVICE_NAME: 'checkout',
         OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
         OTEL_TRACES_SAMPLER_ARG: '0.5',
@@ -260,7 +260,9 @@ describe('the preload', () => {
     });
     const lines = r.stderr.split('\n').filter((l) => l.includes('started'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^zerotel debug: zerotel \d+\.\d+\.\d+ started: /);
+    expect(lines[0]).toMatch(/^zerotel info: zerotel \d+\.\d+\.\d+ started: /);
+    // info is the configuration line only: the modules patched are debug's
+    expect(r.stderr.split('\n').filter(Boolean)).toEqual(lines);
     expect(lines[0]).toContain('service checkout');
     expect(lines[0]).toContain(`otlp (http/json → ${receiver.url})`);
     expect(lines[0]).toContain('sampler ParentBased{root=TraceIdRatioBased{0.5}}');
