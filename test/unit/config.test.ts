@@ -122,6 +122,27 @@ describe('configuration values', () => {
     expect(grpc('dns:collector:4317', 'true')).toBe('http://collector:4317');
   });
 
+  it('takes a valid TRACES timeout, compression and insecure flag over the general ones (exporter.md: the signal-specific option wins)', () => {
+    const both = read({
+      OTEL_EXPORTER_OTLP_TIMEOUT: '3000',
+      OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '7000',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'none',
+      OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'gzip',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317',
+      OTEL_EXPORTER_OTLP_INSECURE: 'false',
+      OTEL_EXPORTER_OTLP_TRACES_INSECURE: 'true',
+    });
+    expect(both.warnings).toEqual([]);
+    expect(both.config.otlp.timeoutMillis).toBe(7000);
+    expect(both.config.otlp.compression).toBe('gzip');
+    expect(both.config.otlp.endpoint).toBe('http://collector:4317');
+    // And the general ones where no TRACES option is set.
+    const general = read({ OTEL_EXPORTER_OTLP_TIMEOUT: '3000', OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' });
+    expect(general.config.otlp.timeoutMillis).toBe(3000);
+    expect(general.config.otlp.compression).toBe('gzip');
+  });
+
   it('merges OTLP headers with the TRACES ones winning per key, percent-decoded', () => {
     const { config, warnings } = read({
       OTEL_EXPORTER_OTLP_HEADERS: 'api-key=general,x-team=a%3Db',
