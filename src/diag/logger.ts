@@ -1,7 +1,8 @@
 /**
  * The agent's own diagnostic logger. It writes to stderr, every line prefixed `zerotel <level>:` so nobody
- * mistakes it for the application's output. The default level is `info`, the specification's
- * (sdk-environment-variables.md, OTEL_LOG_LEVEL); nothing is logged at info while the agent is healthy.
+ * mistakes it for the application's output. The default level is `warn` (src/config: the specification's default,
+ * sdk-environment-variables.md OTEL_LOG_LEVEL, is `info`, but at `info` the agent says its configuration in one
+ * line at startup, which a healthy service should not print unasked); nothing is logged at `warn` while healthy.
  */
 
 export const LogLevel = {

@@ -7,6 +7,7 @@ import { TracerProvider } from '../../src/trace/tracer';
 import { AlwaysOffSampler } from '../../src/trace/samplers';
 import { contextManager } from '../../src/context/global';
 import { isTracingSuppressed } from '../../src/context/context';
+import { runApp } from '../helpers/child';
 
 /** An exporter whose exports finish only when the test says so. */
 class ControlledExporter implements SpanExporter {
@@ -173,5 +174,45 @@ describe('BatchSpanProcessor', () => {
     const provider = new TracerProvider({ processors: [bsp], sampler: new AlwaysOffSampler() });
     provider.getTracer('t').startSpan('x').end();
     expect(bsp.queueLength).toBe(0);
+  });
+
+  it('adds no timer or immediate that keeps the process alive when a span is queued, though its timer runs', async () => {
+    // getActiveResourcesInfo() lists the timers and immediates that keep the event loop alive: unref'd ones are
+    // not among them.
+    const refd = () => {
+      const info = process.getActiveResourcesInfo();
+      return { timeouts: info.filter((r) => r === 'Timeout').length, immediates: info.filter((r) => r === 'Immediate').length };
+    };
+    const { exporter, bsp, end } = setup({ scheduleDelayMillis: 50 });
+    const before = refd();
+    end('a');
+    expect(refd()).toEqual(before);
+    expect(bsp.queueLength).toBe(1);
+    // The schedule timer is there all the same: the span goes out when it fires.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(exporter.batches).toEqual([['a']]);
+  });
+
+  it('lets a process end with its own exit code while a span waits for a minute-long schedule delay', async () => {
+    // The processor as the agent builds it from the environment (OTEL_BSP_SCHEDULE_DELAY=60000), in a process of
+    // its own: ref'd, its timer would keep that process alive for the minute, and runApp would kill it.
+    const program = `
+      const { readConfig } = require('./dist/src/config');
+      const { BatchSpanProcessor } = require('./dist/src/processors/batch-span-processor');
+      const { TracerProvider } = require('./dist/src/trace/tracer');
+      const exporter = { export(spans, done) { console.log('exported ' + spans.length); done({ code: 0 }); }, shutdown: async () => {} };
+      const bsp = new BatchSpanProcessor(exporter, readConfig(process.env).config.batch);
+      new TracerProvider({ processors: [bsp] }).getTracer('t').startSpan('waiting').end();
+      console.log('queued ' + bsp.queueLength);
+      process.exitCode = 7;
+    `;
+    // runApp puts nodeArgs before its script: with ['-e'] the script is the program's source.
+    const r = await runApp(program, { nodeArgs: ['-e'], env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, timeoutMs: 15_000 });
+    expect(r.stderr).toBe('');
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(7);
+    // It ended before the minute was up: the span was still waiting, never exported.
+    expect(r.stdout).toBe('queued 1\n');
+    expect(r.elapsedMs).toBeLessThan(10_000);
   });
 });

@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SpanKind } from '../../src/api/types';
+import { readConfig } from '../../src/config';
 import { ROOT_CONTEXT, setSpan } from '../../src/context/context';
 import { contextManager } from '../../src/context/global';
+import { diag, LogLevel } from '../../src/diag/logger';
 import { isValidSpanId, isValidTraceId } from '../../src/trace/ids';
 import type { RecordingSpan } from '../../src/trace/span';
 import { NonRecordingSpan } from '../../src/trace/span';
@@ -195,6 +197,52 @@ describe('span', () => {
     expect(spans[0].name).toBe('new');
     expect(spans[0].attributes).toEqual({});
     expect(spans[0].events).toEqual([]);
+  });
+
+  describe('debug messages for what a span ignores', () => {
+    const levelBefore = diag.level;
+    afterEach(() => {
+      diag.setSink(undefined);
+      diag.level = levelBefore;
+    });
+
+    /** Ends a span, then does to it what an ended span ignores; returns the diag lines written meanwhile. */
+    function misuseEndedSpan(level: LogLevel): string[] {
+      const { tracer } = memoryProvider();
+      const lines: string[] = [];
+      diag.level = level;
+      diag.setSink((line) => lines.push(line));
+      const span = tracer.startSpan('checkout');
+      span.setAttribute('bad', (() => 1) as any);
+      span.setAttribute('' as string, 'no key');
+      span.end();
+      span.setAttribute('late', 1);
+      span.setAttributes({ later: 2 });
+      span.addEvent('late event');
+      span.addLink({ context: span.spanContext() });
+      span.end();
+      return lines;
+    }
+
+    it('says at debug level what it dropped or ignored, and the second end()', () => {
+      expect(misuseEndedSpan(LogLevel.DEBUG)).toEqual([
+        'zerotel debug: dropping invalid value for attribute bad on span checkout\n',
+        'zerotel debug: ignoring attribute with invalid key \n',
+        'zerotel debug: ignoring attribute late on ended span checkout\n',
+        'zerotel debug: ignoring attribute later on ended span checkout\n',
+        'zerotel debug: ignoring event late event on ended span checkout\n',
+        'zerotel debug: ignoring link on ended span checkout\n',
+        'zerotel debug: span checkout ended more than once; the later end is ignored\n',
+      ]);
+    });
+
+    it('writes nothing at the level the agent uses when OTEL_LOG_LEVEL is unset', () => {
+      const defaultLevel = readConfig({}).config.logLevel;
+      expect(defaultLevel).toBe(LogLevel.WARN);
+      expect(misuseEndedSpan(defaultLevel)).toEqual([]);
+      // and nothing at info either, the specification's default (the one a user who sets OTEL_LOG_LEVEL=info gets)
+      expect(misuseEndedSpan(LogLevel.INFO)).toEqual([]);
+    });
   });
 
   it('accepts the API time forms and never ends before it starts', async () => {
