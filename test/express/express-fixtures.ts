@@ -32,13 +32,22 @@ function writeAtomically(file: string, text: string): void {
   fs.renameSync(tmp, file);
 }
 
-/** Writes test/fixtures/express/v4/node_modules/express (see above). Safe to call from parallel test files. */
-export function ensureExpress4Package(): void {
-  const dir = path.join(FIXTURES, 'v4', 'node_modules', 'express');
+/**
+ * Writes `<fixture>/node_modules/express`, a package named express whose entry re-exports the aliased
+ * devDependency `alias` (see above). Safe to call from parallel test files.
+ */
+export function ensureAliasedExpressPackage(fixture: string, alias: string): void {
+  const dir = path.join(FIXTURES, fixture, 'node_modules', 'express');
   fs.mkdirSync(dir, { recursive: true });
-  const pkg = { name: 'express', version: expressVersion(4), main: 'index.js', private: true };
+  const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', alias, 'package.json'), 'utf8')).version;
+  const pkg = { name: 'express', version, main: 'index.js', private: true };
   writeAtomically(path.join(dir, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
-  writeAtomically(path.join(dir, 'index.js'), "'use strict';\nmodule.exports = require('express4');\n");
+  writeAtomically(path.join(dir, 'index.js'), `'use strict';\nmodule.exports = require(${JSON.stringify(alias)});\n`);
+}
+
+/** Writes test/fixtures/express/v4/node_modules/express, express 4 seen as `express`. */
+export function ensureExpress4Package(): void {
+  ensureAliasedExpressPackage('v4', 'express4');
 }
 
 /** The entry of the application for one major: v4/app.cjs, v5/app.mjs, ... */
