@@ -5,19 +5,26 @@
  */
 import type { InstrumentationDefinition } from '../../src/instrumentation/types';
 
+/**
+ * pg 8 from 8.0.3: earlier 8.0 releases never finish connecting on the Node.js versions the agent supports (20.6
+ * and later; the connection's stream handling broke with Node.js 14 and was fixed in 8.0.3), so there is nothing
+ * of theirs to trace. test/pg/pg-oldest.test.ts runs 8.0.3 itself.
+ */
+const PG_VERSIONS = '>=8.0.3 <9';
+
 export const pgInstrumentation: InstrumentationDefinition = {
   name: 'pg',
   packageName: 'pg, pg-pool',
   modules: [
     {
       name: 'pg',
-      versions: '>=8 <9',
+      versions: PG_VERSIONS,
       patches: 'Client#query, Client#connect, its password step (and pg.Pool through pg-pool)',
       load: () => require('./patch').pgPatcher,
     },
     {
       name: 'pg',
-      versions: '>=8 <9',
+      versions: PG_VERSIONS,
       file: 'lib/native/client.js',
       patches: 'native Client#query, Client#connect (pg.native, when pg-native is installed)',
       load: () => require('./patch').pgNativeClientPatcher,

@@ -111,9 +111,9 @@ describe('zerotel doctor on other apps', () => {
       'node_modules/express/package.json': { name: 'express', version: '4.17.1' },
     });
     const r = diagnose(dir, {});
-    expect(mod(r, 'pg')).toMatchObject({ version: '7.18.2', status: 'unsupported-version', supportedVersions: ['>=8 <9'], location: 'node_modules/pg' });
+    expect(mod(r, 'pg')).toMatchObject({ version: '7.18.2', status: 'unsupported-version', supportedVersions: ['>=8.0.3 <9'], location: 'node_modules/pg' });
     expect(mod(r, 'express')).toMatchObject({ version: '4.17.1', status: 'instrumented' });
-    expect(problems(r)).toEqual(['pg 7.18.2 (node_modules/pg) is outside the supported versions (>=8 <9): it will not be traced.']);
+    expect(problems(r)).toEqual(['pg 7.18.2 (node_modules/pg) is outside the supported versions (>=8.0.3 <9): it will not be traced.']);
     expect(notes(r)).toContain('The start script preloads the agent: "node -r zerotel/register server.js".');
     expect(r.notInstalled).toEqual(expect.arrayContaining(['ioredis']));
   });
@@ -219,7 +219,7 @@ describe('zerotel doctor on other apps', () => {
   it('renders for people, with one row per module', () => {
     const text = renderDoctor(diagnose(SHOP, {}), false);
     expect(text).toContain(`zerotel doctor — ${SHOP}`);
-    expect(text).toMatch(/✓ pg +pg +8\.\d+\.\d+ +\.\.\/\.\.\/node_modules\/pg +instrumented \(supports >=8 <9\)/);
+    expect(text).toMatch(/✓ pg +pg +8\.\d+\.\d+ +\.\.\/\.\.\/node_modules\/pg +instrumented \(supports >=8\.0\.3 <9\)/);
     expect(text).toMatch(/✗ express +express4 → express +4\.\d+\.\d+ +\.\.\/\.\.\/node_modules\/express4 +not instrumented: npm alias/);
     expect(text).toContain('Configuration (from this environment)');
     expect(text).toContain('Problems (1)');
