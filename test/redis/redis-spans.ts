@@ -62,8 +62,8 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
 }
 
 /**
- * The agent hooks the package named `ioredis`: other versions installed under other names (`ioredis5-legacy`,
- * 5.9.3; `ioredis6`) are reached through a symlink named `ioredis`, loaded with --preserve-symlinks, as an
+ * The agent hooks the package named `ioredis`: other versions installed under other names (`ioredis5-oldest`,
+ * 5.0.0, the declared range's lower bound; `ioredis5-legacy`, 5.9.3; `ioredis6`) are reached through a symlink named `ioredis`, loaded with --preserve-symlinks, as an
  * application depending on them would have them. Made per test process, removed after.
  */
 const LEGACY_DIR = path.join(ROOT, 'test/fixtures/redis/.ioredis-legacy', String(process.pid));
@@ -75,10 +75,11 @@ export function ioredisLink(installedAs: string): string {
 
 export const LEGACY_IOREDIS = ioredisLink('ioredis5-legacy');
 export const IOREDIS6 = ioredisLink('ioredis6');
+export const OLDEST_IOREDIS = ioredisLink('ioredis5-oldest');
 
-/** Makes the links of LEGACY_IOREDIS and IOREDIS6. */
+/** Makes the links of OLDEST_IOREDIS, LEGACY_IOREDIS and IOREDIS6. */
 export function linkLegacyIoredis(): void {
-  for (const installedAs of ['ioredis5-legacy', 'ioredis6']) {
+  for (const installedAs of ['ioredis5-oldest', 'ioredis5-legacy', 'ioredis6']) {
     const link = ioredisLink(installedAs);
     if (fs.existsSync(link)) continue;
     fs.mkdirSync(path.dirname(link), { recursive: true });
