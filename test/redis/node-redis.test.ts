@@ -24,9 +24,16 @@ import {
 const APP = path.join(ROOT, 'test/fixtures/redis/node-redis-app.js');
 const PREFIX = `zt:test:node-redis:${process.pid}:`;
 
-const VARIANTS = [{ pkg: 'redis4' }, { pkg: 'redis5-legacy' }, { pkg: 'redis5' }, { pkg: 'redis6' }];
+// redis4-oldest: redis 4.1.0 (@redis/client 1.1.0), the first release on @redis/client, the declared range's lower bound.
+const VARIANTS = [
+  { pkg: 'redis4-oldest', major: 4 },
+  { pkg: 'redis4', major: 4 },
+  { pkg: 'redis5-legacy', major: 5 },
+  { pkg: 'redis5', major: 5 },
+  { pkg: 'redis6', major: 6 },
+];
 
-describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
+describe.each(VARIANTS)('node-redis $pkg', ({ pkg, major }) => {
   let receiver: Receiver;
   let spans: ReceivedSpan[];
   let facts: Record<string, any>;
@@ -88,7 +95,7 @@ describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
   it('traces a script call as EVALSHA with its number of keys, key and argument', () => {
     // The script is new to the server: its first EVALSHA gets NOSCRIPT and node-redis sends EVAL. redis 5 sends
     // both through sendCommand (two spans); redis 4's executeScript retries inside the one EVALSHA span.
-    const names = pkg === 'redis4' ? ['EVALSHA', 'EVALSHA'] : ['EVALSHA', 'EVAL', 'EVALSHA'];
+    const names = major === 4 ? ['EVALSHA', 'EVALSHA'] : ['EVALSHA', 'EVAL', 'EVALSHA'];
     const children = scenarioChildren(spans, 'script', names);
     for (const s of children) expect(s.attributes['db.query.text']).toBe(`${s.name} ? ? ? ?`);
     expect(facts.script).toEqual([2, 5]);
@@ -140,7 +147,7 @@ describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
   });
 
   // Version-specific cases are registered only for the versions they are about (no skipped tests in the count).
-  if (pkg === 'redis4') it('makes one span for a command sent on an isolated client (redis 4)', () => {
+  if (major === 4) it('makes one span for a command sent on an isolated client (redis 4)', () => {
     // The first isolated command makes the pool connect its first client.
     const [connect, blpop, get, getExecuted, refused] = scenarioChildren(spans, 'isolated', ['redis connect', 'BLPOP', 'GET', 'GET', 'BLPOP']);
     expect(connect.status.code).toBe(0);
@@ -154,7 +161,7 @@ describe.each(VARIANTS)('node-redis $pkg', ({ pkg }) => {
     expect(refused.attributes['error.type']).toBe('ClientClosedError');
   });
 
-  if (pkg !== 'redis4') it('parents a pool command that waited for a client to its own caller (redis 5 and 6)', () => {
+  if (major !== 4) it('parents a pool command that waited for a client to its own caller (redis 5 and 6)', () => {
     const [blpop] = scenarioChildren(spans, 'pool-first', ['BLPOP']);
     const [get] = scenarioChildren(spans, 'pool-second', ['GET']);
     expectRedisClientSpan(get, 'GET');
