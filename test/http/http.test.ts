@@ -126,26 +126,40 @@ for (const variant of ['app.js', 'app.mjs']) {
     });
 
     it('traces every call form of http.request/get and https', async () => {
-      // the front's server span, its 6 client spans, the front's own https server answering the 6th, 5 peer server spans
-      const { response, spans } = await traced('/client-forms', 1 + 6 + 1 + 5);
-      expect(response.body.split(',')).toHaveLength(6);
+      // the front's server span, its 9 client spans, the front's own https server answering the 3 https ones, 6 peer server spans
+      const { response, spans } = await traced('/client-forms', 1 + 9 + 3 + 6);
+      expect(response.body.split(',')).toHaveLength(9);
       const clients = spans.filter((s) => s.kind === CLIENT && service(s) === 'front');
-      expect(clients).toHaveLength(6);
+      expect(clients).toHaveLength(9);
       const urls = clients.map((c) => c.attributes['url.full']).sort();
-      expect(urls.filter((u) => u.startsWith(`http://127.0.0.1:${peer.port}/form?n=`))).toHaveLength(5);
-      expect(urls.filter((u) => /^https:\/\/localhost:\d+\/form\?n=6$/.test(u))).toHaveLength(1);
+      expect(urls.filter((u) => u.startsWith(`http://127.0.0.1:${peer.port}/form?n=`))).toHaveLength(6);
+      expect(urls.filter((u) => /^https:\/\/localhost:\d+\/form\?n=(6|8|9)$/.test(u))).toHaveLength(3);
+      const byForm = (n: number) => clients.find((c) => c.attributes['url.full'].endsWith(`/form?n=${n}`))!;
       const post = clients.find((c) => c.attributes['http.request.method'] === 'POST')!;
       expect(post.name).toBe('POST');
-      const extra = clients.find((c) => c.attributes['url.full'].endsWith('n=5'))!;
+      const extra = byForm(5);
       expect(extra.attributes['http.request.header.x-extra']).toEqual(['1']);
-      const secure = clients.find((c) => c.attributes['url.full'].startsWith('https'))!;
-      expect(secure.attributes['server.port']).not.toBe(443);
+      // http.request(url, options, callback): the URL gives the address, the options the method and headers
+      const urlWithOptions = byForm(7);
+      expect(urlWithOptions.name).toBe('PUT');
+      expect(urlWithOptions.attributes['http.request.method']).toBe('PUT');
+      expect(urlWithOptions.attributes['server.port']).toBe(peer.port);
+      expect(urlWithOptions.attributes['http.request.header.x-extra']).toEqual(['7']);
       // every peer server span hangs under one of our client spans
       const peerServers = spans.filter((s) => s.kind === SERVER && service(s) === 'peer');
-      expect(peerServers).toHaveLength(5);
+      expect(peerServers).toHaveLength(6);
       for (const p of peerServers) expect(clients.map((c) => c.spanId)).toContain(p.parentSpanId);
-      const secureServer = spans.find((s) => s.kind === SERVER && service(s) === 'front' && s.attributes['url.scheme'] === 'https');
-      expect(secureServer?.parentSpanId).toBe(secure.spanId);
+      expect(peerServers.find((p) => p.attributes['url.query'] === 'n=7')?.parentSpanId).toBe(urlWithOptions.spanId);
+      // https.get(url, options, cb), https.request(url, options, cb) and https.request(options, cb): each its own
+      // client span, with the context the https server reads
+      const secureServers = spans.filter((s) => s.kind === SERVER && service(s) === 'front' && s.attributes['url.scheme'] === 'https');
+      expect(secureServers).toHaveLength(3);
+      for (const n of [6, 8, 9]) {
+        const secure = byForm(n);
+        expect(secure.attributes['url.full']).toMatch(/^https:/);
+        expect(secure.attributes['server.port']).not.toBe(443);
+        expect(secureServers.find((s) => s.attributes['url.query'] === `n=${n}`)?.parentSpanId, `https server span for n=${n}`).toBe(secure.spanId);
+      }
     });
 
     it('marks a 5xx server response as an error with error.type, a 4xx only on the client', async () => {
