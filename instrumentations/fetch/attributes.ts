@@ -9,6 +9,28 @@ export interface UndiciRequestLike {
   origin?: string | URL;
   method?: string;
   path?: string;
+  /** The Content-Length undici will send, as it parsed it from the request's headers (null when none). */
+  contentLength?: unknown;
+  /** The body as undici holds it: a Buffer for one given whole, else a stream, an iterable, a Blob… */
+  body?: unknown;
+}
+
+/**
+ * `http.request.body.size` (attribute registry: "The size of the request payload body in bytes ... often, but not
+ * always, present as the Content-Length header") where undici knows it when it creates the request. First the
+ * Content-Length it will send, `request.contentLength`: undici takes a content-length header out of the request's
+ * headers into it (they never hold one), and fetch() adds that header for a body whose length it knows (a string,
+ * a Buffer, a typed array, a Blob: Fetch standard, "HTTP-network-or-cache fetch", Content-Length), `0` for a
+ * POST or PUT without one. Else the length of a body undici holds whole (undici.request() with a string or Buffer,
+ * which undici turns into a Buffer). Absent for a stream or an iterable: its length is known only once sent.
+ */
+export function undiciRequestBodySize(request: UndiciRequestLike): number | undefined {
+  const length = request.contentLength;
+  if (typeof length === 'number') return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+  const body = request.body;
+  if (body instanceof Uint8Array) return body.byteLength;
+  if (typeof body === 'string') return Buffer.byteLength(body, 'utf8');
+  return undefined;
 }
 
 export function fetchRequestAttributes(request: UndiciRequestLike): Attributes {
@@ -28,6 +50,8 @@ export function fetchRequestAttributes(request: UndiciRequestLike): Attributes {
     attrs['server.port'] = origin.port !== '' ? Number(origin.port) : scheme === 'https' ? 443 : 80;
     attrs['url.full'] = fullUrl(scheme, origin.host, typeof request.path === 'string' ? request.path : '/');
   }
+  const bodySize = undiciRequestBodySize(request);
+  if (bodySize !== undefined) attrs['http.request.body.size'] = bodySize;
   return attrs;
 }
 

@@ -482,6 +482,37 @@ export function isClientError(status: number): boolean {
   return status >= 400;
 }
 
+/**
+ * `http.request.body.size` from a Content-Length value (attribute registry, http.request.body.size: "The size of the
+ * request payload body in bytes ... often, but not always, present as the Content-Length header"), as
+ * `ClientRequest#getHeader('content-length')` gives what the application set: a number, or a string of digits
+ * (RFC 9110 §8.6, `Content-Length = 1*DIGIT`; the optional whitespace around a field value, §5.5, skipped). A
+ * non-negative safe integer, else undefined: absent, several values, or garbage Number() would take (`''` as 0,
+ * `0x10`, `1e3`, ` `). Reads the string in place: no trimmed copy.
+ */
+export function contentLengthValue(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOws(charCodeAt.call(value, start))) start++;
+  while (end > start && isOws(charCodeAt.call(value, end - 1))) end--;
+  if (start === end) return undefined;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const digit = charCodeAt.call(value, i) - 48; /* 0 */
+    if (digit < 0 || digit > 9) return undefined;
+    n = n * 10 + digit;
+    if (n > Number.MAX_SAFE_INTEGER) return undefined;
+  }
+  return n;
+}
+
+/** SP or HTAB (RFC 9110 §5.6.3, OWS). */
+function isOws(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
 export interface ClientRequestLike {
   method?: string;
   protocol?: string;
@@ -605,8 +636,9 @@ export function clientRequestAttributes(req: ClientRequestLike, call: ClientCall
       authority = (address.includes(':') ? `[${address}]` : address) + (port === defaultPort ? '' : ':' + port);
     }
   }
-  // One fixed-shape literal with the keys the span gets later too (the socket's, the response's), as the server
-  // span's (serverRequestAttributes): one allocation and one hidden class for every request.
+  // One fixed-shape literal with the keys the span gets later too (the socket's, the response's, the request body's
+  // size, read when the span ends: endClientSpan in patch.ts), as the server span's (serverRequestAttributes): one
+  // allocation and one hidden class for every request.
   return {
     'http.request.method': method,
     'http.request.method_original': method === '_OTHER' && typeof req.method === 'string' ? req.method : undefined,
@@ -615,6 +647,7 @@ export function clientRequestAttributes(req: ClientRequestLike, call: ClientCall
     'url.full': fullUrl(scheme, authority, target),
     'network.peer.address': undefined,
     'network.peer.port': undefined,
+    'http.request.body.size': undefined,
     'http.response.status_code': undefined,
     'network.protocol.version': undefined,
     'http.response.body.size': undefined,

@@ -26,6 +26,7 @@ import { exceptionType } from '../../src/trace/span';
 import {
   type ClientCall,
   clientRequestAttributes,
+  contentLengthValue,
   headerValues,
   isClientError,
   isServerError,
@@ -377,6 +378,16 @@ function endClientSpan(entry: ClientEntry, error: unknown, errorType: string | u
   // A 4xx or 5xx that came (onClientResponse) stays the error's type when the exchange then fails: http-spans.md,
   // error.type — "when response status code was sent or received and status indicates an error", the status code.
   const statusError = entry.response !== undefined && isClientError((entry.response as { statusCode?: unknown }).statusCode as number);
+  // http.request.body.size from the Content-Length the application gave the request (in its options, or with
+  // setHeader until the head went), read now, not when the span started: one set after request() returned counts
+  // too, and after the head went it can no longer change (setHeader throws then). Node never stores a Content-Length
+  // of its own among these headers (one it computes for a body given whole to end() goes straight into the head), so
+  // without the application's the size stays absent. getHeader is a lookup in the request's own header map.
+  if (span.isRecording()) {
+    const getHeader = (entry.request as { getHeader?: unknown }).getHeader;
+    const size = typeof getHeader === 'function' ? contentLengthValue(getHeader.call(entry.request, 'content-length')) : undefined;
+    if (size !== undefined) span.setAttribute('http.request.body.size', size);
+  }
   if (error !== undefined) {
     span.recordException(error);
     if (!statusError) span.setAttribute('error.type', exceptionType(error) ?? errorType ?? '_OTHER');

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type ClientCall,
   clientRequestAttributes,
+  contentLengthValue,
   fullUrl,
   normaliseMethod,
   originForm,
@@ -12,6 +13,7 @@ import {
   peerName,
   serverRequestAttributes,
 } from '../../instrumentations/http/attributes';
+import { fetchRequestAttributes, undiciRequestBodySize } from '../../instrumentations/fetch/attributes';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 
@@ -221,5 +223,44 @@ describe('peerName', () => {
     expect({ ...peerName({ remoteAddress: '::1', remotePort: 4 }) }).toEqual({ address: '::1', port: 4 });
     expect({ ...peerName({ localPort: 80 }) }).toEqual({ address: undefined, port: undefined });
     expect({ ...peerName({ _peername: { address: '10.1.2.3', port: 9 }, remoteAddress: 'stale' }) }).toEqual({ address: '10.1.2.3', port: 9 });
+  });
+});
+
+describe('http.request.body.size on client spans', () => {
+  it('reads a Content-Length the application set: a non-negative safe integer, as a number or digits', () => {
+    expect(contentLengthValue(12)).toBe(12);
+    expect(contentLengthValue(0)).toBe(0);
+    expect(contentLengthValue('12')).toBe(12);
+    expect(contentLengthValue('0')).toBe(0);
+    expect(contentLengthValue(' 42\t')).toBe(42);
+    expect(contentLengthValue('9007199254740991')).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('is absent without one, and for garbage that Number() would take or that is no size', () => {
+    for (const value of [undefined, null, '', ' ', '12abc', 'abc', '0x10', '1e3', '-1', '+1', '1.5', '1 2', '9007199254740992', -1, 1.5, NaN, Infinity, 2 ** 53, ['5'], {}, true]) {
+      expect(contentLengthValue(value), JSON.stringify(value)).toBeUndefined();
+    }
+  });
+
+  it('has its key in the client attributes\' literal, undefined until the span ends (fixed shape)', () => {
+    const headers: Record<string, unknown> = { host: 'api.example', 'content-length': '5' };
+    const attrs = clientRequestAttributes({ method: 'POST', protocol: 'http:', host: 'api.example', path: '/', getHeader: (n: string) => headers[n] }, { scheme: 'http', input: undefined, options: undefined });
+    expect(Object.keys(attrs)).toContain('http.request.body.size');
+    expect(attrs['http.request.body.size']).toBeUndefined();
+  });
+
+  it('takes a fetch or undici request\'s size from undici\'s contentLength, else a body it holds whole', () => {
+    const base = { origin: 'http://api.example', method: 'POST', path: '/' };
+    expect(undiciRequestBodySize({ ...base, contentLength: 6, body: { async *[Symbol.asyncIterator]() {} } })).toBe(6);
+    expect(undiciRequestBodySize({ ...base, contentLength: 0 })).toBe(0);
+    expect(undiciRequestBodySize({ ...base, contentLength: null, body: Buffer.from('héllo') })).toBe(6);
+    expect(undiciRequestBodySize({ ...base, contentLength: null, body: new Uint8Array(4) })).toBe(4);
+    expect(undiciRequestBodySize({ ...base, body: 'héllo' })).toBe(6);
+    // absent: no body, a stream, and garbage
+    for (const odd of [{}, { contentLength: null, body: null }, { body: { pipe() {} } }, { contentLength: -1 }, { contentLength: 1.5 }, { contentLength: NaN }, { contentLength: '5' }]) {
+      expect(undiciRequestBodySize({ ...base, ...odd }), JSON.stringify(odd)).toBeUndefined();
+    }
+    expect(fetchRequestAttributes({ ...base, contentLength: 6 })['http.request.body.size']).toBe(6);
+    expect('http.request.body.size' in fetchRequestAttributes({ ...base, method: 'GET', contentLength: null, body: null })).toBe(false);
   });
 });
