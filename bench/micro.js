@@ -6,8 +6,14 @@
  *   - context: entering a context with a span for a call (`with`), as every wrapper does;
  *   - propagation: extract then inject of traceparent + tracestate + baggage (tracecontext,baggage);
  *   - http server attributes: the attributes of an incoming request;
+ *   - http client attributes: the attributes of an outgoing http.request (zerotel reads the ClientRequest Node
+ *     built; OpenTelemetry's instrumentation first normalises the call's options, then builds them from those);
  *   - pg: span name and attributes of a query;
- *   - redis: db.query.text of a command.
+ *   - redis: db.query.text of a command;
+ *   - express: span name and attributes of a route's request handler layer, from the route's pieces (zerotel
+ *     computes these once per layer and keeps them, so a request does less than this measures).
+ * Not here: fetch (undici) client attributes. @opentelemetry/instrumentation-undici builds them inline in
+ * UndiciInstrumentation#onRequestCreated, with the span start and the propagation, in no function of their own.
  * Span start/end is span-cost.js, OTLP encoding otlp-encode.js.
  *
  * Runs against the compiled output (`npm run build`) and bench/'s dependencies. `--json` prints JSON.
@@ -24,9 +30,10 @@ const { contextManager } = dist('src/context/global.js');
 const { ROOT_CONTEXT, setSpan } = dist('src/context/context.js');
 const { NonRecordingSpan } = dist('src/trace/span.js');
 const { createPropagator } = dist('src/propagators/index.js');
-const { serverRequestAttributes } = dist('instrumentations/http/attributes.js');
+const { serverRequestAttributes, clientRequestAttributes } = dist('instrumentations/http/attributes.js');
 const pgAttributes = dist('instrumentations/pg/attributes.js');
 const { commandQueryText } = dist('instrumentations/redis/command-text.js');
+const expressAttributes = dist('instrumentations/express/attributes.js');
 
 // ---- OpenTelemetry
 const api = require('@opentelemetry/api');
@@ -35,6 +42,8 @@ const core = require('@opentelemetry/core');
 const httpUtils = require('@opentelemetry/instrumentation-http/build/src/utils.js');
 const pgUtils = require('@opentelemetry/instrumentation-pg/build/src/utils.js');
 const { defaultDbStatementSerializer } = require('@opentelemetry/redis-common');
+const expressUtils = require('@opentelemetry/instrumentation-express/build/src/utils.js');
+const { _LAYERS_STORE_PROPERTY } = require('@opentelemetry/instrumentation-express/build/src/internal-types.js');
 
 const SPAN_CONTEXT = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1, isRemote: true };
 const HEADERS = {
@@ -56,6 +65,29 @@ const REQUEST = {
   rawHeaders: ['Host', 'api.example.com:8080', 'User-Agent', 'Mozilla/5.0 (bench)', 'Accept', '*/*', 'X-Forwarded-For', '203.0.113.9'],
   socket: { remoteAddress: '10.0.0.7', remotePort: 51234, localPort: 8080, encrypted: false },
 };
+// http.request(CLIENT_OPTIONS): what OpenTelemetry reads, and the ClientRequest Node builds from it, which zerotel reads
+// (method, protocol, host and path as Node sets them; Node adds the Host header, host:port).
+const CLIENT_OPTIONS = {
+  hostname: 'api.example.com',
+  port: 8080,
+  path: '/api/users/42?expand=orders&page=2',
+  method: 'GET',
+  headers: { 'user-agent': 'bench-client/1.0', accept: 'application/json' },
+};
+const CLIENT_OUT_HEADERS = { host: 'api.example.com:8080', 'user-agent': 'bench-client/1.0', accept: 'application/json' };
+const CLIENT_REQUEST = {
+  method: 'GET',
+  protocol: 'http:',
+  host: 'api.example.com',
+  path: '/api/users/42?expand=orders&page=2',
+  getHeader: (name) => CLIENT_OUT_HEADERS[name.toLowerCase()],
+};
+const CLIENT_CALL = { scheme: 'http', input: CLIENT_OPTIONS, options: undefined };
+// app.use('/api', router); router.get('/users/:id', function getUser(req, res) {}); GET /api/users/42. zerotel has
+// the router's prefix and the route's path; OpenTelemetry the paths its layers stored on the request so far and the
+// route's layer (express 4 names it 'bound dispatch').
+const EXPRESS_REQUEST = { originalUrl: '/api/users/42', [_LAYERS_STORE_PROPERTY]: ['/api', '/users/:id'] };
+const EXPRESS_LAYER = { name: 'bound dispatch', path: '/api/users/42', handle() {} };
 const SQL = 'SELECT id, name, email FROM users WHERE id = $1 AND deleted_at IS NULL';
 
 const zCtx = setSpan(ROOT_CONTEXT, new NonRecordingSpan(SPAN_CONTEXT));
@@ -89,6 +121,15 @@ const CASES = {
     zerotel: () => serverRequestAttributes(REQUEST, 'http'),
     opentelemetry: () => httpUtils.getIncomingRequestAttributes(REQUEST, { component: 'http' }, api.diag),
   },
+  'http: client request attributes': {
+    zerotel: () => clientRequestAttributes(CLIENT_REQUEST, CLIENT_CALL),
+    opentelemetry: () => {
+      // As its outgoingRequest wrapper does before starting the span (less the hooks and config reads).
+      const { optionsParsed } = httpUtils.getRequestInfo(api.diag, CLIENT_OPTIONS, undefined);
+      const { hostname, port } = httpUtils.extractHostnameAndPort(optionsParsed);
+      return httpUtils.getOutgoingRequestAttributes(optionsParsed, { component: 'http', hostname, port }, false);
+    },
+  },
   'pg: query span name and attributes': {
     zerotel: () => pgAttributes.querySpanStart(zConnection, pgAttributes.describeQuery(SQL, [42]), true, Infinity),
     opentelemetry: () => {
@@ -100,6 +141,21 @@ const CASES = {
   'redis: db.query.text of SET key value': {
     zerotel: () => commandQueryText('sanitized', 'SET', ['user:1', 'some value', 'EX', 60], 0),
     opentelemetry: () => defaultDbStatementSerializer('SET', ['user:1', 'some value', 'EX', 60]),
+  },
+  'express: request handler span name and attributes': {
+    zerotel: () => {
+      const route = expressAttributes.joinTemplate('/api', '/users/:id');
+      return [
+        expressAttributes.requestHandlerSpanName(route),
+        expressAttributes.layerAttributes('getUser', expressAttributes.LayerType.REQUEST_HANDLER, route),
+      ];
+    },
+    opentelemetry: () => {
+      // As its patched layer handle does before starting the span (less the hooks and config reads).
+      const attributes = { 'http.route': expressUtils.getActualMatchedRoute(EXPRESS_REQUEST) };
+      const metadata = expressUtils.getLayerMetadata(expressUtils.getConstructedRoute(EXPRESS_REQUEST), EXPRESS_LAYER, '/users/:id');
+      return [metadata.name, Object.assign(attributes, metadata.attributes)];
+    },
   },
 };
 
