@@ -623,11 +623,19 @@ function unpatchShared(http: any): void {
   unwrapMethod(http.ClientRequest?.prototype, '_implicitHeader');
 }
 
+/**
+ * Which of node:http and node:https are patched. Both patch the classes they share (IncomingMessage,
+ * ServerResponse, ClientRequest, http's): those are unwrapped when the last of the two is unpatched, so that
+ * unpatching either alone neither leaves them wrapped nor takes them from the other.
+ */
+const patchedSchemes = new Set<'http' | 'https'>();
+
 function makePatcher(scheme: 'http' | 'https'): Patcher {
   return {
     patch(exportsObject: any, _info: ModuleInfo) {
       // https does not export the shared classes; they are the same objects as http's.
       patchShared(scheme === 'http' ? exportsObject : require('node:http'));
+      patchedSchemes.add(scheme);
       wrapMethod(exportsObject.Server?.prototype, 'emit', (original) => makeServerEmit(original, scheme));
       wrapMethod(exportsObject, 'request', (original) => makeRequest(original, scheme));
       wrapMethod(exportsObject, 'get', makeGet(exportsObject));
@@ -636,7 +644,8 @@ function makePatcher(scheme: 'http' | 'https'): Patcher {
       unwrapMethod(exportsObject.Server?.prototype, 'emit');
       unwrapMethod(exportsObject, 'request');
       unwrapMethod(exportsObject, 'get');
-      if (scheme === 'http') unpatchShared(exportsObject);
+      patchedSchemes.delete(scheme);
+      if (patchedSchemes.size === 0) unpatchShared(scheme === 'http' ? exportsObject : require('node:http'));
     },
   };
 }

@@ -145,4 +145,25 @@ describe('the http instrumentation unpatched', () => {
     await requests();
     expect(spans()).toEqual([]);
   });
+
+  it('unpatching https alone keeps http traced (the classes they share stay wrapped), and the last unpatch restores all', async () => {
+    httpPatcher.patch(http, info('http'));
+    httpsPatcher.patch(https, info('https'));
+    httpsPatcher.unpatch(https, info('https'));
+    expect(isWrapped(https.request)).toBe(false);
+    expect(isWrapped(http.ClientRequest.prototype.emit)).toBe(true);
+    await requests();
+    // http's own requests still make a client and a server span each; https's make none of their own
+    expect(spans().filter((s) => s.includes(plainUrl) || s.endsWith(':/get') || s.endsWith(':/request'))).toHaveLength(4);
+    expect(spans().some((s) => s.includes(secureUrl))).toBe(false);
+    httpPatcher.unpatch(http, info('http'));
+    expect(shape()).toEqual(before);
+  });
+
+  it('https patched and unpatched on its own leaves nothing behind, the classes it shares with http included', () => {
+    httpsPatcher.patch(https, info('https'));
+    expect(isWrapped(http.ClientRequest.prototype.emit)).toBe(true);
+    httpsPatcher.unpatch(https, info('https'));
+    expect(shape()).toEqual(before);
+  });
 });
