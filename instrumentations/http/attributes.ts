@@ -442,11 +442,7 @@ export function serverRequestAttributes(req: IncomingRequestLike, defaultScheme:
     peer = name.address;
     peerPort = name.port;
   }
-  let bodySize: number | undefined;
-  if (headers.contentLength !== undefined) {
-    const n = Number(headers.contentLength);
-    if (Number.isSafeInteger(n) && n >= 0) bodySize = n;
-  }
+  const bodySize = contentLengthValue(headers.contentLength);
   // One object literal with every key the server span may get, those it gets later (the route, the response's)
   // included, an absent one undefined (which the span and the encoders take as absent): one allocation and one
   // hidden class for every request, where an object grown key by key went through a dozen map transitions and
@@ -483,10 +479,10 @@ export function isClientError(status: number): boolean {
 }
 
 /**
- * `http.request.body.size` from a Content-Length value (attribute registry, http.request.body.size: "The size of the
- * request payload body in bytes ... often, but not always, present as the Content-Length header"), as
- * `ClientRequest#getHeader('content-length')` gives what the application set: a number, or a string of digits
- * (RFC 9110 §8.6, `Content-Length = 1*DIGIT`; the optional whitespace around a field value, §5.5, skipped). A
+ * A body's size from a Content-Length value, for `http.request.body.size` and `http.response.body.size` (attribute
+ * registry: "The size of the ... payload body in bytes ... often, but not always, present as the Content-Length
+ * header"): a header as received, or what `getHeader('content-length')` gives of what an application set — a
+ * number, or a string of digits (RFC 9110 §8.6, `Content-Length = 1*DIGIT`; the optional whitespace around a field value, §5.5, skipped). A
  * non-negative safe integer, else undefined: absent, several values, or garbage Number() would take (`''` as 0,
  * `0x10`, `1e3`, ` `). Reads the string in place: no trimmed copy.
  */

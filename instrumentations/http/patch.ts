@@ -203,11 +203,9 @@ function endServerSpan(entry: ServerSpanEntry, res: any, event: string): void {
     // The length Node computed for a body given whole to end() (what express's send does), else an explicit
     // Content-Length: the first is one property read where the second is two.
     let n = res._contentLength;
-    if (typeof n !== 'number') {
-      const length = res.getHeader('content-length');
-      n = length !== undefined ? Number(length) : undefined;
-    }
-    if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) span.setAttribute('http.response.body.size', n);
+    if (typeof n !== 'number') n = res.getHeader('content-length');
+    const size = contentLengthValue(n);
+    if (size !== undefined) span.setAttribute('http.response.body.size', size);
     const captured = getConfig().http.serverResponseHeaders;
     for (let i = 0; i < captured.length; i++) {
       const values = headerValues(res.getHeader(captured[i]));
@@ -414,11 +412,8 @@ function onClientResponse(entry: ClientEntry, res: any): void {
   if (typeof res.httpVersion === 'string') span.setAttribute('network.protocol.version', res.httpVersion);
   // From rawHeaders: reading res.headers would make Node.js build the whole headers object, which an
   // application that never reads the response's headers does not otherwise pay for (requestHeader).
-  const length = requestHeader(res, 'content-length');
-  if (length !== undefined) {
-    const n = Number(length);
-    if (Number.isSafeInteger(n) && n >= 0) span.setAttribute('http.response.body.size', n);
-  }
+  const size = contentLengthValue(requestHeader(res, 'content-length'));
+  if (size !== undefined) span.setAttribute('http.response.body.size', size);
   const captured = getConfig().http.clientResponseHeaders;
   for (let i = 0; i < captured.length; i++) {
     const values = headerValues(res.headers?.[captured[i]]);
