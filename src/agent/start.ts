@@ -109,7 +109,6 @@ export function start(): Agent | undefined {
     }
     const agent = new Agent(config);
     mark.agent = agent;
-    // At debug, not info: info is the default level (as the specification's), and a healthy agent prints nothing.
     // At `info`, one line a user can check when traces do not arrive; the default (`warn`) keeps a healthy agent silent.
     if (diag.level >= LogLevel.INFO) diag.info(`zerotel ${agentVersion()} started: ${agent.describe()}`);
     return agent;

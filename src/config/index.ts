@@ -11,6 +11,7 @@ import { LOG_LEVEL_NAMES, LogLevel } from '../diag/logger';
 import {
   type Env,
   Warnings,
+  keepValidEntries,
   parseBoolean,
   parseEnum,
   parseInteger,
@@ -345,14 +346,14 @@ function readEnabledInstrumentations(env: Env, w: Warnings): string[] | undefine
  * dropped, with one warning for the list, and the other names are recorded.
  */
 function readHeaderNames(env: Env, name: string, w: Warnings): string[] {
-  const names = lowerList(env, name);
-  const valid = names.filter((h) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(h));
-  if (valid.length < names.length) {
-    const dropped = names.filter((h) => !valid.includes(h)).map((h) => JSON.stringify(h));
-    const what = dropped.length === 1 ? 'a name that is not an HTTP header name' : 'names that are not HTTP header names';
-    w.bad(name, raw(env, name) as string, `lists ${what} (${dropped.join(', ')})`, valid);
-  }
-  return valid;
+  return keepValidEntries(
+    env,
+    name,
+    lowerList(env, name),
+    (h) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(h),
+    (dropped, n) => `lists ${n === 1 ? 'a name that is not an HTTP header name' : 'names that are not HTTP header names'} (${dropped})`,
+    w,
+  );
 }
 
 /**
@@ -364,23 +365,20 @@ function readHeaderNames(env: Env, name: string, w: Warnings): string[] {
  */
 function readExcludedPaths(env: Env, w: Warnings): string[] {
   const name = 'OTEL_INSTRUMENTATION_HTTP_SERVER_EXCLUDED_PATHS';
-  const entries = parseList(env, name) ?? [];
-  const valid = entries.filter((p) => p.startsWith('/') && !/[?#]/.test(p) && !p.slice(0, -1).includes('*'));
-  if (valid.length < entries.length) {
-    const dropped = entries.filter((p) => !valid.includes(p)).map((p) => JSON.stringify(p));
-    w.bad(
-      name,
-      raw(env, name) as string,
-      `lists ${dropped.join(', ')}, which can match no request path (a path starts with /, and * may only end a prefix)`,
-      valid,
-    );
-  }
-  return valid;
+  return keepValidEntries(
+    env,
+    name,
+    parseList(env, name) ?? [],
+    (p) => p.startsWith('/') && !/[?#]/.test(p) && !p.slice(0, -1).includes('*'),
+    (dropped) => `lists ${dropped}, which can match no request path (a path starts with /, and * may only end a prefix)`,
+    w,
+  );
 }
 
 export function readConfig(env: Env = process.env): ConfigResult {
   const w = new Warnings();
-  // The specification's default is info; the agent logs nothing at info while it is healthy.
+  // warn, not the specification's info: at info the agent says its configuration in one line at startup, which a
+  // healthy service should not print unasked (src/diag/logger.ts).
   const logLevelName = parseEnum(env, 'OTEL_LOG_LEVEL', Object.keys(LOG_LEVEL_NAMES), 'warn', w);
   const { sampler, ratio } = readSampler(env, w);
   const exporters = parseNameList(env, 'OTEL_TRACES_EXPORTER', KNOWN_EXPORTERS, ['otlp'], w);
@@ -439,29 +437,10 @@ function readResourceAttributes(env: Env, w: Warnings): Array<[string, string]> 
 }
 
 function readDetectors(env: Env, w: Warnings): string[] {
-  const name = 'OTEL_NODE_RESOURCE_DETECTORS';
-  const items = parseList(env, name);
   const all = [...KNOWN_RESOURCE_DETECTORS];
-  if (items === undefined) return all;
-  const out: string[] = [];
-  const unknown: string[] = [];
-  let sawNone = false;
-  let sawAll = false;
-  for (const item of items) {
-    const lower = item.toLowerCase();
-    if (lower === 'all') sawAll = true;
-    else if (lower === 'none') sawNone = true;
-    else if (!(KNOWN_RESOURCE_DETECTORS as readonly string[]).includes(lower)) {
-      if (!unknown.includes(item)) unknown.push(item);
-    } else if (!out.includes(lower)) out.push(lower);
-  }
-  const used = sawAll || (out.length === 0 && !sawNone) ? all : out;
-  // One warning for the variable, however many of its names are unknown.
-  if (unknown.length > 0) {
-    const names = unknown.map((u) => JSON.stringify(u)).join(', ');
-    w.bad(name, raw(env, name) as string, `names ${unknown.length === 1 ? 'a detector' : 'detectors'} it does not know, ${names} (known: ${all.join(', ')}, all, none)`, used.length > 0 ? used.join(',') : 'none');
-  }
-  return used;
+  // `all` is one more name of the list; unknown names, `none` and the default are parseNameList's.
+  const named = parseNameList(env, 'OTEL_NODE_RESOURCE_DETECTORS', [...all, 'all'], all, w);
+  return named.includes('all') ? all : named;
 }
 
 /** The environment, for the one place that must hand it on whole (the CLI starting child processes). */

@@ -103,6 +103,26 @@ export function parseList(env: Env, name: string): string[] | undefined {
 }
 
 /**
+ * The entries of a list variable that `valid` accepts. The others are dropped with one warning for the variable,
+ * `why(dropped, count)` saying what is wrong with them, and the entries kept as what is used instead.
+ */
+export function keepValidEntries(
+  env: Env,
+  name: string,
+  entries: readonly string[],
+  valid: (entry: string) => boolean,
+  why: (dropped: string, count: number) => string,
+  w: Warnings,
+): string[] {
+  const kept = entries.filter(valid);
+  if (kept.length < entries.length) {
+    const dropped = entries.filter((e) => !valid(e));
+    w.bad(name, raw(env, name) as string, why(dropped.map((e) => JSON.stringify(e)).join(', '), dropped.length), kept);
+  }
+  return kept;
+}
+
+/**
  * A list of names from a fixed set: lower-cased, deduplicated in order, unknown names skipped. `none` alone means
  * an empty list. One warning for the variable, however many of its names are unknown, saying what is used instead:
  * the known names, or the default when none is left.
