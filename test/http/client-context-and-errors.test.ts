@@ -106,48 +106,27 @@ describe('client spans that end in error', () => {
     return { outcome: response.body, client: clients[0] };
   }
 
-  it('a node:http request the caller destroys before the response', async () => {
-    const { outcome, client } = await failing('/http-destroy');
-    expect(client.status.code).toBe(ERROR);
-    expect(client.attributes['error.type']).toBe('ECONNRESET');
-    expect(client.attributes['http.response.status_code']).toBeUndefined();
-    expect(client.events.some((e) => e.name === 'exception')).toBe(true);
+  // route, what the case is, error.type, what the application saw (the error's name and code)
+  const FAILURES: Array<[string, string, string, string]> = [
     // Node's own error for a request destroyed before its response: "socket hang up"
-    expect(outcome).toBe('Error ECONNRESET');
-  });
-
-  it('a node:http request aborted through its AbortSignal', async () => {
-    const { outcome, client } = await failing('/http-abort-signal');
-    expect(client.status.code).toBe(ERROR);
-    expect(client.attributes['error.type']).toBe('AbortError');
-    expect(client.events.some((e) => e.name === 'exception')).toBe(true);
-    expect(outcome).toBe('AbortError ABORT_ERR');
-  });
-
-  it('a node:http request timed out with setTimeout and destroyed with the application\'s error', async () => {
-    const { outcome, client } = await failing('/http-timeout');
-    expect(client.status.code).toBe(ERROR);
+    ['/http-destroy', 'a node:http request the caller destroys before the response', 'ECONNRESET', 'Error ECONNRESET'],
+    ['/http-abort-signal', 'a node:http request aborted through its AbortSignal', 'AbortError', 'AbortError ABORT_ERR'],
     // an Error with a code: the code is its type
-    expect(client.attributes['error.type']).toBe('ETIMEDOUT');
-    expect(client.events.some((e) => e.name === 'exception')).toBe(true);
-    expect(outcome).toBe('Error ETIMEDOUT');
-  });
-
-  it('a fetch aborted through its AbortController', async () => {
-    const { outcome, client } = await failing('/fetch-abort');
-    expect(client.status.code).toBe(ERROR);
-    expect(client.attributes['error.type']).toBe('AbortError');
-    expect(client.events.some((e) => e.name === 'exception')).toBe(true);
-    expect(outcome).toBe('AbortError');
-  });
-
-  it('a fetch timed out by AbortSignal.timeout against a server that never answers', async () => {
-    const { outcome, client } = await failing('/fetch-timeout');
-    expect(client.status.code).toBe(ERROR);
-    expect(client.attributes['error.type']).toBe('TimeoutError');
-    expect(client.events.some((e) => e.name === 'exception')).toBe(true);
-    expect(outcome).toBe('TimeoutError');
-  });
+    ['/http-timeout', "a node:http request timed out with setTimeout and destroyed with the application's error", 'ETIMEDOUT', 'Error ETIMEDOUT'],
+    ['/fetch-abort', 'a fetch aborted through its AbortController', 'AbortError', 'AbortError'],
+    ['/fetch-timeout', 'a fetch timed out by AbortSignal.timeout against a server that never answers', 'TimeoutError', 'TimeoutError'],
+  ];
+  for (const [route, title, errorType, seen] of FAILURES) {
+    it(title, async () => {
+      const { outcome, client } = await failing(route);
+      expect(client.status.code).toBe(ERROR);
+      expect(client.attributes['error.type']).toBe(errorType);
+      // no answer came
+      expect(client.attributes['http.response.status_code']).toBeUndefined();
+      expect(client.events.some((e) => e.name === 'exception')).toBe(true);
+      expect(outcome).toBe(seen);
+    });
+  }
 
   for (const via of ['http', 'fetch']) {
     it(`a 404 answer to ${via === 'http' ? 'node:http' : 'fetch'}: the status code is the error's type`, async () => {
