@@ -12,7 +12,6 @@ import { deleteKeys, IOREDIS6, LEGACY_IOREDIS, linkLegacyIoredis, scenarioChildr
 
 const EXPRESS_APP = path.join(ROOT, 'test/fixtures/redis/express-app.js');
 const ESM_APP = path.join(ROOT, 'test/fixtures/redis/esm-app.mjs');
-const ESM_REDIS4_APP = path.join(ROOT, 'test/fixtures/redis/esm-redis4-app.mjs');
 const PREFIX = `zt:test:redis-express:${process.pid}:`;
 
 const CLIENTS = [
@@ -76,16 +75,16 @@ describe('ES module applications', () => {
   afterAll(() => deleteKeys(REDIS_URL, PREFIX));
 
   const ESM_CLIENTS = [
-    { name: 'node-redis (redis 5.12)', id: 'node-redis', client: 'node-redis', app: ESM_APP },
-    { name: 'node-redis 4 (redis4)', id: 'redis4', client: 'node-redis', app: ESM_REDIS4_APP },
-    { name: 'ioredis', id: 'ioredis', client: 'ioredis', app: ESM_APP },
+    { name: 'node-redis (redis 5.12)', id: 'node-redis', client: 'node-redis', pkg: 'redis' },
+    { name: 'node-redis 4 (redis4)', id: 'redis4', client: 'node-redis', pkg: 'redis4' },
+    { name: 'ioredis', id: 'ioredis', client: 'ioredis', pkg: 'ioredis' },
   ];
 
-  it.each(ESM_CLIENTS)('$name imported with `import` is traced', async ({ id, client, app }) => {
+  it.each(ESM_CLIENTS)('$name imported with `import` is traced', async ({ id, client, pkg }) => {
     const receiver = await Receiver.start();
     const P = `${PREFIX}esm:${id}:`;
     try {
-      const result = await runApp(app, { env: { ...receiver.env(), ...serviceEnv(), REDIS_CLIENT: client, REDIS_PREFIX: P } });
+      const result = await runApp(ESM_APP, { env: { ...receiver.env(), ...serviceEnv(), REDIS_CLIENT: client, REDIS_PKG: pkg, REDIS_PREFIX: P } });
       expect(result.code, result.stderr).toBe(0);
       const spans = await receiver.waitFor((s) => s.some((x) => x.name === 'scenario:esm') && s.some((x) => x.name.startsWith('MULTI')));
       const [set, multi] = scenarioChildren(spans, 'esm', ['SET', 'MULTI']);
